@@ -1,0 +1,74 @@
+"""The FastAPI application: API, health, metrics; starts the in-process task queue when there is no broker."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+
+from gateway import errors
+from gateway.api import dossiers, people
+from gateway.container import Container, build_container
+from gateway.settings import Settings
+
+REQUESTS = Counter("aiguillage_http_requests_total", "HTTP requests", ["method", "route", "status"])
+LATENCY = Histogram("aiguillage_http_request_seconds", "HTTP request latency", ["method", "route"],
+                    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+    container = container or build_container(settings or Settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        container.tasks.start()
+        try:
+            yield
+        finally:
+            container.tasks.stop()
+            container.engine.dispose()
+
+    app = FastAPI(
+        title="Aiguillage",
+        summary="Passerelle DPI et circuit des demandes d'admission (Sanitaire, Grand Âge)",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.container = container
+    errors.install(app)
+    app.include_router(people.router)
+    app.include_router(dossiers.router)
+
+    @app.middleware("http")
+    async def metrics(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        template = getattr(route, "path", "unmatched")
+        LATENCY.labels(request.method, template).observe(time.perf_counter() - started)
+        REQUESTS.labels(request.method, template, str(response.status_code)).inc()
+        return response
+
+    @app.get("/healthz", tags=["exploitation"])
+    def healthz() -> JSONResponse:
+        """Ready when the store answers."""
+        try:
+            with container.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except sa.exc.SQLAlchemyError:
+            return JSONResponse({"status": "indisponible", "stockage": "injoignable"}, status_code=503)
+        body: dict[str, Any] = {"status": "ok", "profil": container.settings.profile,
+                                "taches": "celery" if container.settings.broker_url else "en-processus"}
+        return JSONResponse(body)
+
+    @app.get("/metrics", tags=["exploitation"], include_in_schema=False)
+    def metrics_endpoint() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app

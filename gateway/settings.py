@@ -1,0 +1,62 @@
+"""Configuration from the environment (prefix ``AIGUILLAGE_``). The core never reads the environment."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from orientation_core.timers import TimerPolicy
+
+PLACEHOLDER_SECRETS = frozenset({"", "demo-secret-change-me", "changeme", "secret"})
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AIGUILLAGE_", extra="ignore")
+
+    profile: Literal["demo", "production"] = "demo"
+    database_url: str = "sqlite:///var/aiguillage.db"
+    broker_url: str | None = None  # Redis URL: Celery; unset: the same tasks run in-process
+    secret_key: SecretStr = SecretStr("demo-secret-change-me")
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    mllp_port: int = 2575
+    samples_dir: Path = PROJECT_ROOT / "samples"
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    # timers of DOMAIN.md §4, documented defaults
+    relance_manuelle_heures: float = 72
+    relance_auto_mois: int = 2
+    annulation_auto_jours: float = 30
+    archivage_jours: float = 15
+    sweep_interval_seconds: float = 300
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Settings:
+        if self.profile != "demo" and self.secret_key.get_secret_value() in PLACEHOLDER_SECRETS:
+            raise ValueError("AIGUILLAGE_SECRET_KEY must be set to a real secret outside the demo profile")
+        return self
+
+    @property
+    def demo(self) -> bool:
+        return self.profile == "demo"
+
+    @property
+    def timers(self) -> TimerPolicy:
+        return TimerPolicy(
+            relance_manuelle=dt.timedelta(hours=self.relance_manuelle_heures),
+            relance_auto_mois=self.relance_auto_mois,
+            annulation_auto=dt.timedelta(days=self.annulation_auto_jours),
+            archivage=dt.timedelta(days=self.archivage_jours),
+        )
+
+    def sqlite_path(self) -> Path | None:
+        prefix = "sqlite:///"
+        if not self.database_url.startswith(prefix):
+            return None
+        return Path(self.database_url[len(prefix):])

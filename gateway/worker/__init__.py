@@ -1,0 +1,1 @@
+"""Background work: the same task functions run on Celery (broker configured) or in-process."""

@@ -1,0 +1,1 @@
+"""orientation_core package."""

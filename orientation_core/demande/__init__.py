@@ -1,0 +1,1 @@
+"""demande area."""

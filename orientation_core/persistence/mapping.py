@@ -1,0 +1,39 @@
+"""Imperative mapping: the domain dataclasses stay plain Python; this module binds them to the tables."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import registry
+
+from orientation_core.demande.model import Demande
+from orientation_core.directory.model import Etablissement, Unite
+from orientation_core.dossier.model import Dossier, PieceJointe
+from orientation_core.history import HistoryEvent, Notification, OutboxMessage
+from orientation_core.patients.model import Identifiant, Patient, Sejour
+from orientation_core.people.model import Delegation, Habilitation, User
+from orientation_core.persistence import tables as t
+
+mapper_registry = registry(metadata=t.metadata)
+_mapped = False
+
+
+def start_mappers() -> None:
+    """Idempotent: called by every engine factory."""
+    global _mapped
+    if _mapped:
+        return
+    m = mapper_registry.map_imperatively
+    m(Etablissement, t.etablissement)
+    m(Unite, t.unite)
+    m(User, t.utilisateur)
+    m(Habilitation, t.habilitation)
+    m(Delegation, t.delegation)
+    m(Patient, t.patient)
+    m(Identifiant, t.patient_identifiant)
+    m(Sejour, t.sejour)
+    m(Dossier, t.dossier, version_id_col=t.dossier.c.version)
+    m(Demande, t.demande, version_id_col=t.demande.c.version)
+    m(PieceJointe, t.piece_jointe)
+    m(HistoryEvent, t.history_event)
+    m(OutboxMessage, t.outbox)
+    m(Notification, t.notification)
+    _mapped = True

@@ -1,0 +1,252 @@
+"""Tables. Indexes follow the queries they serve (dashboards, sweeps, look-ups); the comments name them."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from orientation_core.demande.workflow import Status
+from orientation_core.directory.model import Secteur, TypeUnite
+from orientation_core.dossier.model import EtatDossier
+from orientation_core.dossier.volets import Module
+from orientation_core.patients.model import Sexe, StatutIdentite, StatutSejour, TypeIdentifiantPatient
+from orientation_core.people.model import Role, TypeDelegation, TypeIdentifiant
+from orientation_core.persistence.types import JSONType, UtcDateTime, enum_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = sa.MetaData(naming_convention=NAMING)
+
+
+def _str(name: str, length: int = 255, **kw: object) -> sa.Column[str]:
+    return sa.Column(name, sa.String(length), nullable=False, server_default="", **kw)  # type: ignore[arg-type]
+
+
+etablissement = sa.Table(
+    "etablissement", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("finess", sa.String(9), nullable=False, unique=True),
+    sa.Column("nom", sa.String(255), nullable=False),
+    sa.Column("secteur", enum_column(Secteur), nullable=False),
+    _str("adresse"), sa.Column("code_postal", sa.String(5)), _str("ville", 120), _str("telephone", 30),
+    sa.Column("created_at", UtcDateTime),
+)
+
+unite = sa.Table(
+    "unite", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("etablissement_id", sa.ForeignKey("etablissement.id"), nullable=False),
+    sa.Column("code_uf", sa.String(32), nullable=False),
+    sa.Column("nom", sa.String(255), nullable=False),
+    sa.Column("type", enum_column(TypeUnite), nullable=False, index=True),
+    sa.Column("mention", sa.String(64)),
+    sa.Column("capacite", sa.Integer),
+    sa.Column("pathologies", JSONType, nullable=False),
+    sa.Column("besoins_acceptes", JSONType, nullable=False),
+    sa.Column("equipements", JSONType, nullable=False),
+    sa.Column("code_postal", sa.String(5)),
+    sa.Column("latitude", sa.Float), sa.Column("longitude", sa.Float),
+    sa.Column("ror_id", sa.String(64), unique=True),
+    sa.Column("actif", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.UniqueConstraint("etablissement_id", "code_uf"),
+)
+
+utilisateur = sa.Table(
+    "utilisateur", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("identifiant_national", sa.String(12), unique=True),
+    sa.Column("identifiant_local", sa.String(64), unique=True),
+    sa.Column("type_identifiant", enum_column(TypeIdentifiant), nullable=False),
+    sa.Column("nom", sa.String(120), nullable=False), sa.Column("prenom", sa.String(120), nullable=False),
+    sa.Column("email", sa.String(255), nullable=False),
+    _str("profession", 64), _str("specialite", 120), _str("telephone", 30),
+    sa.Column("code_postal", sa.String(5)), _str("ville", 120),
+    sa.Column("forme_ins", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("alertes_email", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("actif", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("administrateur", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", UtcDateTime),
+)
+
+habilitation = sa.Table(
+    "habilitation", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.ForeignKey("utilisateur.id"), nullable=False, index=True),
+    sa.Column("role", enum_column(Role), nullable=False),
+    sa.Column("etablissement_id", sa.ForeignKey("etablissement.id"), nullable=False),
+    sa.Column("unite_id", sa.ForeignKey("unite.id")),
+    sa.Column("granted_by_id", sa.ForeignKey("utilisateur.id")),
+    sa.Column("granted_at", UtcDateTime),
+    sa.Index("ix_habilitation_unite_role", "unite_id", "role"),  # notification recipients
+    sa.Index("ix_habilitation_etablissement_role", "etablissement_id", "role"),  # "Mes référents"
+)
+
+delegation = sa.Table(
+    "delegation", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("delegant_id", sa.ForeignKey("utilisateur.id"), nullable=False, index=True),
+    sa.Column("delegataire_id", sa.ForeignKey("utilisateur.id"), nullable=False, index=True),
+    sa.Column("type", enum_column(TypeDelegation), nullable=False),
+    sa.Column("debut", UtcDateTime, nullable=False), sa.Column("fin", UtcDateTime, nullable=False),
+    sa.Column("droits", JSONType, nullable=False),
+    sa.Column("accepted_at", UtcDateTime), sa.Column("revoked_at", UtcDateTime),
+    sa.Column("created_at", UtcDateTime),
+)
+
+patient = sa.Table(
+    "patient", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("nom_naissance", sa.String(120), nullable=False),
+    sa.Column("prenoms", JSONType, nullable=False),
+    sa.Column("date_naissance", sa.Date, nullable=False, index=True),
+    sa.Column("sexe", enum_column(Sexe, 1), nullable=False),
+    _str("nom_utilise", 120), _str("prenom_utilise", 120), _str("lieu_naissance_code", 5),
+    sa.Column("statut_identite", enum_column(StatutIdentite), nullable=False),
+    sa.Column("attributs", JSONType, nullable=False),
+    _str("adresse"), _str("code_postal", 10), _str("ville", 120), _str("telephone", 30),
+    _str("nom_recherche", 255, index=True), _str("nom_naissance_recherche", 255, index=True),
+    sa.Column("merged_into_id", sa.ForeignKey("patient.id")),
+    sa.Column("created_at", UtcDateTime), sa.Column("updated_at", UtcDateTime),
+)
+
+patient_identifiant = sa.Table(
+    "patient_identifiant", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("patient_id", sa.ForeignKey("patient.id"), nullable=False, index=True),
+    sa.Column("type", enum_column(TypeIdentifiantPatient), nullable=False),
+    sa.Column("valeur", sa.String(64), nullable=False),
+    _str("autorite", 64),
+    sa.UniqueConstraint("type", "valeur", "autorite"),
+)
+
+sejour = sa.Table(
+    "sejour", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("patient_id", sa.ForeignKey("patient.id"), nullable=False, index=True),
+    sa.Column("etablissement_id", sa.ForeignKey("etablissement.id"), nullable=False),
+    sa.Column("nda", sa.String(64), nullable=False),
+    sa.Column("date_entree", UtcDateTime), sa.Column("date_sortie", UtcDateTime),
+    sa.Column("statut", enum_column(StatutSejour), nullable=False),
+    sa.Column("unite_id", sa.ForeignKey("unite.id")),
+    _str("code_uf", 32), _str("classe", 8),
+    sa.UniqueConstraint("etablissement_id", "nda"),
+)
+
+dossier = sa.Table(
+    "dossier", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("numero", sa.String(16), nullable=False, server_default=""),
+    sa.Column("module", enum_column(Module), nullable=False),
+    sa.Column("patient_id", sa.ForeignKey("patient.id"), nullable=False, index=True),
+    sa.Column("created_by_id", sa.ForeignKey("utilisateur.id"), nullable=False),
+    sa.Column("etablissement_id", sa.ForeignKey("etablissement.id")),
+    sa.Column("unite_id", sa.ForeignKey("unite.id")),
+    sa.Column("owner_user_id", sa.ForeignKey("utilisateur.id")),
+    sa.Column("sejour_id", sa.ForeignKey("sejour.id")),
+    sa.Column("etat", enum_column(EtatDossier), nullable=False),
+    sa.Column("volets", JSONType, nullable=False),
+    _str("type_orientation", 32),
+    sa.Column("anticipee", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("retour_domicile_date", sa.Date),
+    sa.Column("bloc_note", sa.Text, nullable=False, server_default=""),
+    sa.Column("nb_pieces_jointes", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("dossier_lie_id", sa.ForeignKey("dossier.id")),
+    sa.Column("relance_auto_at", UtcDateTime),
+    sa.Column("annule_at", UtcDateTime),
+    _str("motif_annulation", 500),
+    sa.Column("derniere_action_at", UtcDateTime),
+    sa.Column("derniere_action_prescripteur_at", UtcDateTime),
+    _str("patient_nom_recherche"), _str("patient_nom_naissance_recherche"), _str("patient_nom_affiche"),
+    sa.Column("created_at", UtcDateTime), sa.Column("updated_at", UtcDateTime),
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    # prescripteur dashboard: a unit's (or a libéral's) dossiers by state, most recent action first
+    sa.Index("ix_dossier_unite_etat_action", "unite_id", "etat", "derniere_action_at"),
+    sa.Index("ix_dossier_owner_etat_action", "owner_user_id", "etat", "derniere_action_at"),
+    # search by dossier number and by name prefix (pattern ops so LIKE 'X%' uses the index on PostgreSQL)
+    sa.Index("ix_dossier_numero", "numero"),
+    sa.Index("ix_dossier_nom", "patient_nom_recherche",
+             postgresql_ops={"patient_nom_recherche": "varchar_pattern_ops"}),
+    sa.Index("ix_dossier_nom_naissance", "patient_nom_naissance_recherche",
+             postgresql_ops={"patient_nom_naissance_recherche": "varchar_pattern_ops"}),
+    # timer sweep
+    sa.Index("ix_dossier_etat_action", "etat", "derniere_action_at"),
+    sa.Index("ix_dossier_relance_auto", "relance_auto_at"),
+    sa.Index("ix_dossier_etat_annule", "etat", "annule_at"),
+)
+
+demande = sa.Table(
+    "demande", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("dossier_id", sa.ForeignKey("dossier.id"), nullable=False),
+    sa.Column("unite_id", sa.ForeignKey("unite.id"), nullable=False),
+    sa.Column("statut", enum_column(Status), nullable=False),
+    sa.Column("statut_at", UtcDateTime),
+    sa.Column("envoyee_at", UtcDateTime),
+    sa.Column("motif", sa.Text, nullable=False, server_default=""),
+    sa.Column("question", sa.Text, nullable=False, server_default=""),
+    sa.Column("reponse_precision", sa.Text, nullable=False, server_default=""),
+    sa.Column("date_debut", sa.Date), sa.Column("date_fin", sa.Date), sa.Column("date_admission", sa.Date),
+    sa.Column("a_renvoyer", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("relance_receveur_at", UtcDateTime), sa.Column("relance_prescripteur_at", UtcDateTime),
+    sa.Column("annulee_at", UtcDateTime),
+    sa.Column("created_at", UtcDateTime), sa.Column("updated_at", UtcDateTime),
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    sa.Index("ix_demande_dossier_statut", "dossier_id", "statut"),  # a dossier's demandes, status filters
+    sa.Index("ix_demande_unite_statut_at", "unite_id", "statut_at"),  # receveur list, newest first
+    sa.Index("ix_demande_statut_annulee", "statut", "annulee_at"),  # archival sweep
+    sa.Index("ix_demande_statut_relance", "statut", "relance_prescripteur_at"),  # cancellation after relance
+)
+
+piece_jointe = sa.Table(
+    "piece_jointe", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("dossier_id", sa.ForeignKey("dossier.id"), nullable=False, index=True),
+    sa.Column("nom", sa.String(255), nullable=False),
+    sa.Column("type_mime", sa.String(100), nullable=False),
+    sa.Column("taille", sa.Integer, nullable=False),
+    _str("categorie", 64), _str("storage_key", 255),
+    sa.Column("added_by_id", sa.ForeignKey("utilisateur.id"), nullable=False),
+    sa.Column("added_at", UtcDateTime, nullable=False),
+)
+
+history_event = sa.Table(
+    "history_event", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("dossier_id", sa.ForeignKey("dossier.id"), nullable=False),
+    sa.Column("demande_id", sa.ForeignKey("demande.id")),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("actor_kind", sa.String(32), nullable=False),
+    sa.Column("actor_user_id", sa.ForeignKey("utilisateur.id")),
+    sa.Column("avant", JSONType, nullable=False),
+    sa.Column("apres", JSONType, nullable=False),
+    sa.Index("ix_history_event_dossier_at", "dossier_id", "at"),
+)
+
+outbox = sa.Table(
+    "outbox", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("payload", JSONType, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("dispatched_at", UtcDateTime),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Index("ix_outbox_pending", "dispatched_at", "id"),
+)
+
+notification = sa.Table(
+    "notification", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.ForeignKey("utilisateur.id"), nullable=False),
+    sa.Column("titre", sa.String(255), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("dossier_id", sa.ForeignKey("dossier.id")),
+    sa.Column("demande_id", sa.ForeignKey("demande.id")),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("lu_at", UtcDateTime),
+    sa.Index("ix_notification_user_created", "user_id", "created_at"),
+)
