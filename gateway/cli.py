@@ -44,8 +44,12 @@ def serve(
     settings.http_port = http_port or settings.http_port
     settings.mllp_port = mllp_port or settings.mllp_port
     application = create_app(settings)
-    typer.echo(f"Aiguillage ({settings.profile}) : http://{settings.http_host}:{settings.http_port}/docs "
-               f"— santé : /healthz")
+    base = f"http://{settings.http_host}:{settings.http_port}"
+    typer.echo(f"Aiguillage ({settings.profile}) prêt sur {base} — API : {base}/docs — santé : {base}/healthz")
+    if settings.demo:
+        typer.echo("Démo : ajoutez l'en-tête « X-Aiguillage-Utilisateur: 810100000017 » (Dr Claire Martin, "
+                   f"prescripteur) ou « jpetit » (receveur SMR), p. ex. :\n  curl -H 'X-Aiguillage-Utilisateur: "
+                   f"810100000017' {base}/api/v1/tableau-de-bord/prescripteur")
     uvicorn.run(application, host=settings.http_host, port=settings.http_port, log_level="warning",
                 access_log=False)
 
