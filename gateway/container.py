@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+import structlog
 from sqlalchemy.engine import Engine
 
 from gateway.settings import Settings
@@ -13,6 +14,7 @@ from orientation_core.clock import Clock, SystemClock
 from orientation_core.persistence.uow import SqlUnitOfWork, UnitOfWorkFactory, make_engine
 from orientation_core.ports import Env
 
+log = structlog.get_logger("aiguillage.tasks")
 QueueKind = Literal["auto", "inprocess", "sync", "celery"]
 NOTIFY_SAFETY_NET_SECONDS = 30.0  # catches an enqueue lost between commit and queue
 
@@ -32,7 +34,10 @@ class Container:
 
     def _after_commit(self, uow: SqlUnitOfWork) -> None:
         if uow.outbox.added:
-            self.tasks.enqueue("notifications.dispatch")
+            try:
+                self.tasks.enqueue("notifications.dispatch")
+            except Exception:  # committed already: the periodic safety net delivers the outbox later
+                log.warning("task.enqueue_failed", task="notifications.dispatch", exc_info=True)
 
 
 def build_container(settings: Settings, *, clock: Clock | None = None, queue: QueueKind = "auto") -> Container:

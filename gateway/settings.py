@@ -38,7 +38,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
-        if self.profile != "demo" and self.secret_key.get_secret_value() in PLACEHOLDER_SECRETS:
+        if self.profile != "demo" and self.secret_key.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
             raise ValueError("AIGUILLAGE_SECRET_KEY must be set to a real secret outside the demo profile")
         return self
 

@@ -6,6 +6,7 @@ item from its own selection. Run it twice at the same instant: the second run ch
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from orientation_core.clock import add_months
@@ -39,8 +40,12 @@ def sweep(uow: UnitOfWork, env: Env) -> SweepReport:
     # 1. Automatic relance of the prescripteur: open dossier, last action older than N months, at least one
     #    unconfirmed proposition (the repository checks the proposition).
     relances = 0
-    for dossier in uow.dossiers.due_relance_auto(add_months(now, -timers.relance_auto_mois)):
-        assert dossier.id is not None
+    # Month-end clamping makes "now - N months" up to 3 days early or late: select wider, let the policy decide.
+    wide_cutoff = add_months(now, -timers.relance_auto_mois) + dt.timedelta(days=3)
+    for dossier in uow.dossiers.due_relance_auto(wide_cutoff):
+        assert dossier.id is not None and dossier.derniere_action_at is not None
+        if not timers.relance_auto_due(dossier.derniere_action_at, now):
+            continue
         dossier.relance_auto_at = now
         dossier.updated_at = now
         record(uow, dossier.id, now, "relance_auto", SYSTEM, None, apres={"relance_auto_at": now.isoformat()})

@@ -74,6 +74,8 @@ class InProcessQueue:
             thread.start()
 
     def stop(self) -> None:
+        if not self._threads:
+            return
         self._stopping.set()
         self._queue.put(None)
         for thread in self._threads:

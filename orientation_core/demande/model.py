@@ -83,6 +83,7 @@ class Demande:
             self.relance_prescripteur_at = at
         if action in ("envoyer", "renvoyer", "reactiver"):
             self.envoyee_at, self.a_renvoyer, self.motif = at, False, ""
+            self.date_debut = self.date_fin = self.date_admission = None  # a new answer is awaited
             self.relance_receveur_at = self.relance_prescripteur_at = None
         if transition.target is not None and transition.target is not self.statut:
             self.statut = transition.target

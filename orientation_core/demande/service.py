@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from orientation_core.dashboard import DemandeRow, Page, ReceveurQuery
 from orientation_core.demande.model import Demande
-from orientation_core.demande.workflow import Actor, Motif, Status, transition_for
+from orientation_core.demande.workflow import ACTIONS, Actor, Motif, Status, transition_for
 from orientation_core.directory.model import MODULE_OF_TYPE, TypeUnite
 from orientation_core.dossier.model import Dossier, EtatDossier
 from orientation_core.dossier.service import cancel_demandes, scope_of
@@ -94,6 +94,8 @@ def agir(uow: UnitOfWork, env: Env, user_id: int, demande_id: int, action: str,
     answer = answer or Answer()
     demande = uow.demandes.get(demande_id)
     dossier = uow.dossiers.get(demande.dossier_id)
+    if action not in ACTIONS:
+        raise NotFound(f"Action inconnue : « {action} ».", code="demande.action_inconnue")
     right = ACTION_RIGHTS.get(action)
     if right is None:
         raise Forbidden(f"L'action « {action} » n'est pas accessible aux utilisateurs.", code="demande.action_systeme")
@@ -116,7 +118,8 @@ def agir(uow: UnitOfWork, env: Env, user_id: int, demande_id: int, action: str,
     record(uow, dossier.id, now, f"demande.{action}", actor.value, user_id, demande_id=demande.id,
            avant=change.before, apres=change.after)
     notify(uow, now, "demande.statut", demande_id=demande.id, dossier_id=dossier.id, action=action,
-           destinataire="prescripteur" if receveur_side else "receveur", statut=demande.statut.value)
+           destinataire="prescripteur" if receveur_side else "receveur", statut=demande.statut.value,
+           motif=demande.motif)
     if action in ("envoyer", "renvoyer", "reactiver") and dossier.etat is EtatDossier.BROUILLON:
         dossier.etat = EtatDossier.ENVOYE
     if action == "confirmer":
@@ -130,7 +133,7 @@ def agir(uow: UnitOfWork, env: Env, user_id: int, demande_id: int, action: str,
 def _check_dossier(dossier: Dossier, action: str, env: Env, demande: Demande) -> None:
     if action in ("envoyer", "renvoyer", "reactiver", "repondre_precision", "confirmer", "relancer_receveur"):
         dossier.require_writable()
-    if action in ("envoyer", "renvoyer") and not (dossier.complet or dossier.anticipee):
+    if action in ("envoyer", "renvoyer", "reactiver") and not (dossier.complet or dossier.anticipee):
         missing = [s.label for s in dossier.volet_states() if s.missing]
         raise ValidationFailed(
             "Le dossier n'est pas complet : " + ", ".join(missing) + ". Complétez ces volets ou faites une "

@@ -21,7 +21,14 @@ from orientation_core.dossier.volets import Module
 from orientation_core.errors import Conflict, Forbidden, ValidationFailed
 from orientation_core.history import HistoryEvent, notify, record
 from orientation_core.patients.model import Patient
-from orientation_core.people.policy import ROLE_ACTIONS, Action, DossierScope, Subject, require
+from orientation_core.people.policy import (
+    ROLE_ACTIONS,
+    Action,
+    DossierScope,
+    Subject,
+    delegated_actions,
+    require,
+)
 from orientation_core.people.service import subject_for
 from orientation_core.ports import Env, UnitOfWork
 
@@ -288,7 +295,9 @@ def dashboard(uow: UnitOfWork, env: Env, user_id: int, *, section: Section = Sec
     subject = subject_for(uow, user_id)
     now = env.clock.now()
     unites = frozenset(u for u in subject.unites() if Action.DOSSIER_LIRE in _unit_actions(subject, u))
-    owners = frozenset({user_id} | subject.delegants(now))
+    owners = frozenset({user_id} | {  # délégants whose délégation lets this user read their dossiers
+        d.delegant_id for d in subject.delegations
+        if d.active_at(now) and Action.DOSSIER_LIRE in delegated_actions(d, subject.est_medecin)})
     if unite_id is not None:
         if unite_id not in unites:
             raise Forbidden("Vous n'avez pas accès au tableau de bord de cette unité.")

@@ -351,10 +351,11 @@ class SqlDemandes:
             .outerjoin(t.etablissement, e.id == d.etablissement_id)
             .where(dm.unite_id.in_(sorted(query.unite_ids)))
         )
+        stmt = stmt.where(dm.statut != Status.EN_REDACTION)  # a draft is never shown to a receiving unit
         if query.statuts:
             stmt = stmt.where(dm.statut.in_(sorted(query.statuts)))
         else:
-            stmt = stmt.where(dm.statut.not_in([Status.EN_REDACTION, Status.ARCHIVEE]))
+            stmt = stmt.where(dm.statut != Status.ARCHIVEE)
         if query.recherche:
             stmt = stmt.where(_search_clause(query.recherche, d.numero, d.patient_nom_recherche,
                                              d.patient_nom_naissance_recherche))

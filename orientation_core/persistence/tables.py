@@ -197,6 +197,7 @@ demande = sa.Table(
     sa.Column("version", sa.Integer, nullable=False, server_default="1"),
     sa.Index("ix_demande_dossier_statut", "dossier_id", "statut"),  # a dossier's demandes, status filters
     sa.Index("ix_demande_unite_statut_at", "unite_id", "statut_at"),  # receveur list, newest first
+    sa.Index("ix_demande_unite_statut_statut_at", "unite_id", "statut", "statut_at"),  # receveur list by status
     sa.Index("ix_demande_statut_annulee", "statut", "annulee_at"),  # archival sweep
     sa.Index("ix_demande_statut_relance", "statut", "relance_prescripteur_at"),  # cancellation after relance
 )
