@@ -18,7 +18,7 @@ from orientation_core.dossier.volets import Module
 from orientation_core.errors import Forbidden
 from orientation_core.patients import service as patients
 from orientation_core.patients.model import Patient, Sexe, TypeIdentifiantPatient
-from orientation_core.people.policy import ROLE_ACTIONS, Action, allowed
+from orientation_core.people.policy import Action, allowed, may_register_patient
 from orientation_core.people.service import subject_for
 
 router = APIRouter(prefix="/api/v1", tags=["dossiers et demandes"])
@@ -95,11 +95,7 @@ class AnswerIn(BaseModel):
 def register_patient(body: PatientIn, c: ContainerDep, user_id: UserId) -> dict[str, Any]:
     """Registry entry for a patient (the DPI feeds arrive through HL7 and FHIR in later issues)."""
     with c.uow() as uow:
-        subject = subject_for(uow, user_id)
-        user = uow.users.get(user_id)
-        may_create = subject.administrateur or user.est_medecin or any(
-            Action.DOSSIER_CREER in ROLE_ACTIONS[h.role] for h in subject.habilitations)
-        if not may_create:
+        if not may_register_patient(subject_for(uow, user_id)):
             raise Forbidden("Seuls les prescripteurs enregistrent un patient.", details={"action": "patient.creer"})
         data = body.model_dump(exclude={"identifiants"})
         created = patients.register(uow, c.env, Patient(**data),

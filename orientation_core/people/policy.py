@@ -172,6 +172,13 @@ def allowed(subject: Subject, action: Action, scope: Scope, now: dt.datetime) ->
     )
 
 
+def may_register_patient(subject: Subject) -> bool:
+    """Patients are registered by whoever may create their dossier: a prescripteur of some unit, a doctor
+    (médecin libéral), an administrator. The DPI feeds register them as the system, without a user."""
+    return subject.administrateur or subject.est_medecin or any(
+        Action.DOSSIER_CREER in ROLE_ACTIONS[h.role] for h in subject.habilitations)
+
+
 def require(subject: Subject, action: Action, scope: Scope, now: dt.datetime) -> None:
     if not allowed(subject, action, scope, now):
         raise Forbidden(

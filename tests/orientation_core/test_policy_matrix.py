@@ -21,6 +21,7 @@ from orientation_core.people.policy import (
     Scope,
     Subject,
     allowed,
+    may_register_patient,
     require,
 )
 
@@ -227,3 +228,21 @@ def test_delegation_covers_only_the_delegants_dossiers(type_: TypeDelegation) ->
 def test_delegants_listed_only_while_active(state: str) -> None:
     subject, at = delegation_subject(TypeDelegation.CONFRERE, state)
     assert subject.delegants(at) == ({LIB} if state.startswith("active") else set())
+
+
+# --- who may register a patient in the registry ---------------------------------------------------------------------
+@pytest.mark.parametrize(("role", "expected"), [
+    (Role.PRESCRIPTEUR, True), (Role.PRESCRIPTEUR_MEDICAL, True), (Role.RECEVEUR, False),
+    (Role.REFERENT, False),
+])
+def test_patient_registration_follows_dossier_creation(role: Role, expected: bool) -> None:
+    subject = Subject(user_id=ME, habilitations=(
+        Habilitation(user_id=ME, role=role, etablissement_id=E1, unite_id=None if role is Role.REFERENT else U1,
+                     id=1),))
+    assert may_register_patient(subject) is expected
+
+
+def test_doctors_and_administrators_register_patients_without_a_unit() -> None:
+    assert may_register_patient(Subject(user_id=ME, est_medecin=True))  # médecin libéral
+    assert may_register_patient(Subject(user_id=ME, administrateur=True))
+    assert not may_register_patient(Subject(user_id=ME))
