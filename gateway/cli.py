@@ -98,7 +98,7 @@ def sweep() -> None:
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "heads") -> None:
     """Apply the Alembic migrations to AIGUILLAGE_DATABASE_URL."""
     from orientation_core.persistence.migrate import upgrade
 
