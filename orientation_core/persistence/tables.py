@@ -251,3 +251,18 @@ notification = sa.Table(
     sa.Column("lu_at", UtcDateTime),
     sa.Index("ix_notification_user_created", "user_id", "created_at"),
 )
+
+# ====================================================================================================================
+# Areas added by the intake, identity and prefill work. Each area keeps its tables in its own section below; its
+# migration is its own Alembic revision (several heads are upgraded together, `upgrade heads`).
+# ====================================================================================================================
+
+# --- inbox: every inbound HL7 / FHIR message, stored before it is acknowledged ---------------------------------------
+
+# --- registry: DPI context per patient (pipeline) --------------------------------------------------------------------
+
+# --- identity vigilance: INS, INSi lookups, RNIV trace ----------------------------------------------------------------
+
+# --- FHIR resources: versions, conditional create, subscriptions ----------------------------------------------------
+
+# --- prefill: provenance of dossier values ---------------------------------------------------------------------------
