@@ -141,7 +141,7 @@ def workdir(tmp_path: Path) -> Path:
 @pytest.fixture
 def server(workdir: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, Path, str]]:
     url = f"sqlite:///{workdir / 'data' / 'aiguillage.db'}"
-    assert "Base à jour (head)." in _cli(url, "db", "upgrade", cwd=workdir).stdout
+    assert "Base à jour (heads)." in _cli(url, "db", "upgrade", cwd=workdir).stdout
     first = _cli(url, "demo", "load", cwd=workdir).stdout
     assert first.startswith("Démo chargée : 6 établissements, 13 unités, 16 utilisateurs, 11 patients, 11 dossiers")
     assert "déjà chargées" in _cli(url, "demo", "load", cwd=workdir).stdout
