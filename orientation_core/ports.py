@@ -18,6 +18,7 @@ from orientation_core.directory.model import Etablissement, TypeUnite, Unite
 from orientation_core.dossier.model import Dossier, PieceJointe
 from orientation_core.dossier.volets import Module
 from orientation_core.history import HistoryEvent, Notification, OutboxMessage
+from orientation_core.inbox.model import InboxRepository
 from orientation_core.patients.model import Identifiant, Patient, Sejour, TypeIdentifiantPatient
 from orientation_core.people.model import Delegation, Habilitation, Role, User
 from orientation_core.timers import TimerPolicy
@@ -129,6 +130,9 @@ class UnitOfWork(Protocol):
 
     @property
     def notifications(self) -> NotificationRepository: ...
+
+    @property
+    def inbox(self) -> InboxRepository: ...
 
 
     def flush(self) -> None:

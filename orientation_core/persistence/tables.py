@@ -8,6 +8,7 @@ from orientation_core.demande.workflow import Status
 from orientation_core.directory.model import Secteur, TypeUnite
 from orientation_core.dossier.model import EtatDossier
 from orientation_core.dossier.volets import Module
+from orientation_core.inbox.model import InboxSource, InboxStatus
 from orientation_core.patients.model import Sexe, StatutIdentite, StatutSejour, TypeIdentifiantPatient
 from orientation_core.people.model import Role, TypeDelegation, TypeIdentifiant
 from orientation_core.persistence.types import JSONType, UtcDateTime, enum_column
@@ -258,6 +259,53 @@ notification = sa.Table(
 # ====================================================================================================================
 
 # --- inbox: every inbound HL7 / FHIR message, stored before it is acknowledged ---------------------------------------
+
+# Written by the intake edges before they acknowledge (hl7_listeners: group commit of raw bytes + MSH fields);
+# read and updated by the pipeline. Unique on the dedup key so a resend is answered with the stored ACK.
+# ix_inbox_message_status_id: the pipeline's "next pending" scan; ix_inbox_message_patient_key_id: per-patient
+# order (earlier rows of a patient first).
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite auto-increments INTEGER PRIMARY KEY only
+
+inbox_message = sa.Table(
+    "inbox_message", metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("source", enum_column(InboxSource, 16), nullable=False),
+    sa.Column("sender_app", sa.String(255), nullable=False),
+    sa.Column("sender_facility", sa.String(255), nullable=False),
+    sa.Column("control_id", sa.String(255), nullable=False),
+    sa.Column("message_type", sa.String(16), nullable=False),
+    sa.Column("trigger_event", sa.String(16), nullable=False),
+    sa.Column("message_structure", sa.String(16), nullable=False),
+    sa.Column("version", sa.String(64), nullable=False),
+    sa.Column("charset", sa.String(32), nullable=False),
+    sa.Column("patient_key", sa.String(255)),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.Column("raw", sa.LargeBinary, nullable=False),
+    sa.Column("flags", JSONType, nullable=False),
+    sa.Column("ack", sa.LargeBinary, nullable=False),
+    sa.Column("accept_ack_type", sa.String(4), nullable=False),
+    sa.Column("app_ack_type", sa.String(4), nullable=False),
+    sa.Column("status", enum_column(InboxStatus, 16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UtcDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Column("outcome", JSONType),
+    sa.Column("processed_at", UtcDateTime),
+    sa.UniqueConstraint("source", "sender_app", "sender_facility", "control_id"),
+    sa.Index("ix_inbox_message_status_id", "status", "id"),
+    sa.Index("ix_inbox_message_patient_key_id", "patient_key", "id"),
+)
+
+# History of the pipeline's attempts on a row (the pipeline writes it; the operator API shows it).
+inbox_attempt = sa.Table(
+    "inbox_attempt", metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("inbox_id", BigId, sa.ForeignKey("inbox_message.id"), nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("outcome", sa.String(32), nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Index("ix_inbox_attempt_inbox_id_id", "inbox_id", "id"),
+)
 
 # --- registry: DPI context per patient (pipeline) --------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from orientation_core.errors import Conflict, StoreUnavailable
+from orientation_core.persistence.inbox import SqlInbox
 from orientation_core.persistence.mapping import start_mappers
 from orientation_core.persistence.repositories import (
     SqlDemandes,
@@ -61,6 +62,7 @@ class SqlUnitOfWork:
         self.history = SqlHistory(session)
         self.outbox = SqlOutbox(session)
         self.notifications = SqlNotifications(session)
+        self.inbox = SqlInbox(session)
         self._after_commit = after_commit or []
 
     def flush(self) -> None:
