@@ -1,0 +1,73 @@
+"""Issues and the canonical URLs and code systems the profiles use (a leaf: nothing of ours imported)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["fatal", "error", "warning", "information"]
+
+FR_CORE_VERSION = "2.1.0"
+FR_CORE = "https://hl7.fr/ig/fhir/core/StructureDefinition/"
+FR_CORE_PATIENT = FR_CORE + "fr-core-patient"
+FR_CORE_PATIENT_INS = FR_CORE + "fr-core-patient-ins"
+EXT_IDENTITY_RELIABILITY = FR_CORE + "fr-core-identity-reliability"
+EXT_BIRTH_PLACE = FR_CORE + "fr-core-patient-birth-place"
+EXT_BIRTH_PLACE_INTL = "http://hl7.org/fhir/StructureDefinition/patient-birthPlace"  # accepted alias
+EXT_BIRTH_LIST_GIVEN_NAME = FR_CORE + "fr-core-patient-birth-list-given-name"
+EXT_ADDRESS_INSEE_CODE = FR_CORE + "fr-core-address-insee-code"
+ADMISSION_SERVICE_REQUEST = "urn:aiguillage:fhir:StructureDefinition/aiguillage-admission-servicerequest"
+
+# Identity status (fr-core-identity-reliability.identityStatus). FR Core 2.1.0 uses HL7 France table 0445, where
+# VALI is a *qualified* identity; the development branch uses PROV / RECUP / VALI / QUAL, where VALI is validated
+# without INS and QUAL is qualified. A Coding without a system is read with the pinned 2.1.0 meaning.
+CS_IDENTITY_0445 = "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-v2-0445"
+CS_IDENTITY_DEV = "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-identity-reliability-status"
+
+INS_SYSTEMS: dict[str, str] = {
+    "urn:oid:1.2.250.1.213.1.4.8": "INS-NIR",
+    "urn:oid:1.2.250.1.213.1.4.9": "INS-NIA",
+    "urn:oid:1.2.250.1.213.1.4.10": "INS-NIR-TEST",
+    "urn:oid:1.2.250.1.213.1.4.11": "INS-NIR-DEMO",
+}
+
+CS_MODULE = "urn:aiguillage:fhir:CodeSystem/module"
+CS_TYPE_ORIENTATION = "urn:aiguillage:fhir:CodeSystem/type-orientation"
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One OperationOutcome.issue: ``code`` is the FHIR IssueType (required, structure, value, invariant…),
+    ``expression`` a FHIRPath location, ``diagnostics`` French text for the sender's operator."""
+
+    severity: Severity
+    code: str
+    expression: str
+    diagnostics: str
+    key: str = ""  # the profile constraint key (aig-ins-1…), when the issue comes from an invariant
+
+    @property
+    def blocking(self) -> bool:
+        return self.severity in ("fatal", "error")
+
+
+def identity_qualified(system: str | None, code: str | None) -> bool:
+    """True for a qualified identity in either code system (see CS_IDENTITY_0445 / CS_IDENTITY_DEV)."""
+    if code is None:
+        return False
+    if system == CS_IDENTITY_DEV:
+        return code == "QUAL"
+    return code == "VALI"  # 2.1.0 table 0445, or no system
+
+
+def ins_key_valid(value: str) -> bool:
+    """DOMAIN.md §7: key = 97 - (N mod 97) over the 13-character matricule, 2A → 19 and 2B → 18 (Corsica)."""
+    if len(value) != 15 or not value[13:].isdigit():
+        return False
+    matricule = value[:13].upper()
+    corsica = {"2A": "19", "2B": "18"}.get(matricule[5:7])  # the department: characters 6-7 of the NIR
+    if corsica:
+        matricule = matricule[:5] + corsica + matricule[7:]
+    if not matricule.isdigit():
+        return False
+    return 97 - (int(matricule) % 97) == int(value[13:])
