@@ -126,3 +126,38 @@ class Sejour:
     code_uf: str = ""  # PV1-3 / ZBE-7 as sent, even when the unit is unknown here
     classe: str = ""  # PV1-2 patient class (I, O, E, R…)
     id: int | None = None
+
+
+@dataclass(eq=False)
+class Mouvement:
+    """One movement of a stay as the DPI sent it (PAM FR ZBE): the history that cancellations (A11, A12…) and
+    Z99 corrections act on."""
+
+    sejour_id: int
+    patient_id: int
+    identifiant: str  # ZBE-1, the sender's movement id
+    evenement: str  # the trigger that created it: A01, A02…
+    debut: dt.datetime | None = None  # ZBE-2
+    code_uf: str = ""  # ZBE-7 (UF médicale), else PV1-3
+    code_uf_soins: str = ""  # ZBE-8
+    nature: str = ""  # ZBE-9
+    classe: str = ""  # PV1-2 at that movement
+    annule: bool = False  # cancelled by its pair (A11, A12, A13, A38, A52, A53, A55)
+    message_id: str = ""  # MSH-10 of the last message that touched it
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+    id: int | None = None
+
+
+@dataclass(eq=False)
+class PatientContexte:
+    """The latest DPI data about a patient, per source (hl7v2, fhir): what the prefill reads — contacts, coverages,
+    médecin traitant, clinical data, addresses, phones — each value with its provenance in the source."""
+
+    patient_id: int
+    source: str
+    donnees: dict[str, object] = field(default_factory=dict)
+    provenance: dict[str, str] = field(default_factory=dict)
+    message_id: str = ""
+    updated_at: dt.datetime | None = None
+    id: int | None = None

@@ -8,7 +8,7 @@ from orientation_core.demande.model import Demande
 from orientation_core.directory.model import Etablissement, Unite
 from orientation_core.dossier.model import Dossier, PieceJointe
 from orientation_core.history import HistoryEvent, Notification, OutboxMessage
-from orientation_core.patients.model import Identifiant, Patient, Sejour
+from orientation_core.patients.model import Identifiant, Mouvement, Patient, PatientContexte, Sejour
 from orientation_core.people.model import Delegation, Habilitation, User
 from orientation_core.persistence import tables as t
 
@@ -36,4 +36,5 @@ def start_mappers() -> None:
     m(HistoryEvent, t.history_event)
     m(OutboxMessage, t.outbox)
     m(Notification, t.notification)
+    m(Mouvement, t.mouvement); m(PatientContexte, t.patient_contexte)  # noqa: E702
     _mapped = True

@@ -27,7 +27,9 @@ from orientation_core.errors import NotFound
 from orientation_core.history import HistoryEvent, Notification, OutboxMessage
 from orientation_core.patients.model import (
     Identifiant,
+    Mouvement,
     Patient,
+    PatientContexte,
     Sejour,
     TypeIdentifiantPatient,
     normalize_name,
@@ -191,6 +193,28 @@ class SqlPatients:
     def sejour_by_nda(self, etablissement_id: int, nda: str) -> Sejour | None:
         return self._s.scalars(sa.select(Sejour).where(
             t.sejour.c.etablissement_id == etablissement_id, t.sejour.c.nda == nda)).first()
+
+    # --- registry (HL7 / FHIR pipeline): movement history and DPI context --------------------------------------
+    def add_mouvement(self, mouvement: Mouvement) -> None:
+        self._s.add(mouvement)
+
+    def mouvements(self, sejour_id: int) -> list[Mouvement]:
+        return list(self._s.scalars(sa.select(Mouvement).where(t.mouvement.c.sejour_id == sejour_id)
+                                    .order_by(t.mouvement.c.id)))
+
+    def mouvements_of_patient(self, patient_id: int) -> list[Mouvement]:
+        return list(self._s.scalars(sa.select(Mouvement).where(t.mouvement.c.patient_id == patient_id)
+                                    .order_by(t.mouvement.c.id)))
+
+    def contextes(self, patient_id: int) -> list[PatientContexte]:
+        return list(self._s.scalars(sa.select(PatientContexte).where(t.patient_contexte.c.patient_id == patient_id)
+                                    .order_by(t.patient_contexte.c.source)))
+
+    def add_contexte(self, contexte: PatientContexte) -> None:
+        self._s.add(contexte)
+
+    def remove_contexte(self, contexte: PatientContexte) -> None:
+        self._s.delete(contexte)
 
 
 def section_clause(section: Section, today: dt.date) -> sa.ColumnElement[bool]:

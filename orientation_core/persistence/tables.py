@@ -309,6 +309,34 @@ inbox_attempt = sa.Table(
 
 # --- registry: DPI context per patient (pipeline) --------------------------------------------------------------------
 
+mouvement = sa.Table(
+    "mouvement", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("sejour_id", sa.ForeignKey("sejour.id"), nullable=False),
+    sa.Column("patient_id", sa.ForeignKey("patient.id"), nullable=False, index=True),
+    sa.Column("identifiant", sa.String(64), nullable=False),
+    sa.Column("evenement", sa.String(8), nullable=False),
+    sa.Column("debut", UtcDateTime),
+    _str("code_uf", 32), _str("code_uf_soins", 32), _str("nature", 8), _str("classe", 8),
+    sa.Column("annule", sa.Boolean, nullable=False, server_default=sa.false()),
+    _str("message_id", 64),
+    sa.Column("created_at", UtcDateTime), sa.Column("updated_at", UtcDateTime),
+    sa.Index("ix_mouvement_sejour", "sejour_id", "identifiant"),
+)
+
+patient_contexte = sa.Table(
+    "patient_contexte", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("patient_id", sa.ForeignKey("patient.id"), nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("donnees", JSONType, nullable=False),
+    sa.Column("provenance", JSONType, nullable=False),
+    _str("message_id", 64),
+    sa.Column("updated_at", UtcDateTime),
+    sa.UniqueConstraint("patient_id", "source"),
+)
+
+
 # --- identity vigilance: INS, INSi lookups, RNIV trace ----------------------------------------------------------------
 
 # --- FHIR resources: versions, conditional create, subscriptions ----------------------------------------------------
