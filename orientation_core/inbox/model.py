@@ -41,7 +41,6 @@ class InboxFlag(enum.StrEnum):
 
     LF_SEGMENTS = "lf-segments"  # segments ended by \n or \r\n instead of \r: readers must normalise
     DEFAULT_CHARSET = "default-charset"  # MSH-18 empty: decoded with the configured default charset
-    END_BLOCK_WITHOUT_CR = "end-block-without-cr"  # 0x1C not followed by 0x0D
 
 
 @dataclass

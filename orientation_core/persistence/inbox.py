@@ -21,6 +21,8 @@ connection that arrived while the previous commit ran.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -28,7 +30,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, Row
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from orientation_core.errors import StoreUnavailable
@@ -75,6 +76,64 @@ def _key(row: NewInboxMessage) -> Key:
     return (row.source.value, row.sender_app[:255], row.sender_facility[:255], row.control_id[:255])
 
 
+# --- the listener's hot path: one multi-row INSERT on the driver's cursor ---------------------------------------------
+# SQLAlchemy's compiled insert costs ~0.3 ms per row in type processing here (JSON, enum, UtcDateTime); the
+# driver-level statement below writes the same column values (checked by the tests, read back through SQLAlchemy).
+
+_COLUMNS = ("source", "sender_app", "sender_facility", "control_id", "message_type", "trigger_event",
+            "message_structure", "version", "charset", "patient_key", "received_at", "raw", "flags", "ack",
+            "accept_ack_type", "app_ack_type", "status", "attempts")
+_SQL_CACHE: dict[tuple[str, int], str] = {}
+
+
+def _driver_sql(dialect: str, n: int) -> str:
+    sql = _SQL_CACHE.get((dialect, n))
+    if sql is None:
+        if dialect == "postgresql":
+            one = "(" + ", ".join("%s::jsonb" if c == "flags" else "%s" for c in _COLUMNS) + ")"
+            tail = " ON CONFLICT ON CONSTRAINT uq_inbox_message_source DO NOTHING"
+        else:
+            one = "(" + ", ".join("?" for _ in _COLUMNS) + ")"
+            tail = " ON CONFLICT DO NOTHING"
+        sql = (f"INSERT INTO inbox_message ({', '.join(_COLUMNS)}) VALUES " + ", ".join([one] * n) + tail
+               + " RETURNING id, source, sender_app, sender_facility, control_id")
+        _SQL_CACHE[(dialect, n)] = sql
+    return sql
+
+
+def _driver_values(dialect: str, row: NewInboxMessage) -> tuple[Any, ...]:
+    received = row.received_at
+    if received.tzinfo is None:
+        raise ValueError("naive datetime refused: store tz-aware UTC")
+    if dialect == "sqlite":  # what UtcDateTime + SQLite's DateTime store: naive UTC text
+        received_value: Any = received.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    else:
+        received_value = received
+    return (row.source.value, row.sender_app[:255], row.sender_facility[:255], row.control_id[:255],
+            row.message_type[:16], row.trigger_event[:16], row.message_structure[:16], row.version[:64],
+            row.charset[:32], row.patient_key[:255] if row.patient_key is not None else None, received_value,
+            row.raw, json.dumps(row.flags), row.ack, row.accept_ack_type[:4], row.app_ack_type[:4],
+            InboxStatus.RECEIVED.value, 0)
+
+
+_CHUNK = 256  # rows per statement: 18 parameters each, far below both drivers' limits
+
+
+def _driver_insert(conn: Connection, rows: list[NewInboxMessage]) -> list[tuple[Any, ...]]:
+    dialect = conn.dialect.name
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    out: list[tuple[Any, ...]] = []
+    try:
+        for start in range(0, len(rows), _CHUNK):
+            chunk = rows[start:start + _CHUNK]
+            params = [value for row in chunk for value in _driver_values(dialect, row)]
+            cursor.execute(_driver_sql(dialect, len(chunk)), params)
+            out.extend(cursor.fetchall())
+    finally:
+        cursor.close()
+    return out
+
+
 def _insert_statement(dialect: str) -> Any:
     returning = (_C.id, *_KEY_COLUMNS)
     if dialect == "postgresql":
@@ -93,15 +152,19 @@ def store_batch(conn: Connection, rows: Sequence[NewInboxMessage]) -> list[Store
     if not rows:
         return []
     first: dict[Key, int] = {}  # key → index of its first occurrence in the batch
-    unique_params: list[dict[str, Any]] = []
     for index, row in enumerate(rows):
         key = _key(row)
         if key not in first:
             first[key] = index
-            unique_params.append(_params(row))
+    unique_params = [_params(rows[i]) for i in first.values()] if conn.dialect.name not in (
+        "postgresql", "sqlite") else []
     inserted: dict[Key, int] = {}
-    result = conn.execute(_insert_statement(conn.dialect.name), unique_params)
-    for rid, source, app, facility, control in result:
+    if conn.dialect.name in ("postgresql", "sqlite"):
+        unique_rows = [rows[i] for i in first.values()]
+        returned: Iterable[Any] = _driver_insert(conn, unique_rows)
+    else:  # pragma: no cover - the two supported stores take the driver path
+        returned = conn.execute(_insert_statement(conn.dialect.name), unique_params)
+    for rid, source, app, facility, control in returned:
         inserted[(str(source.value if isinstance(source, InboxSource) else source), app, facility, control)] = rid
     existing: dict[Key, tuple[int, bytes]] = {}
     missing = [key for key in first if key not in inserted]
@@ -185,8 +248,8 @@ class SqlInboxWriter:
     """The listener's group-commit store: one long-lived connection, one transaction per batch.
 
     Used from one writer thread at a time (the lock only guards against misuse). Any database error rolls the
-    whole batch back and surfaces as ``StoreUnavailable``: nothing of the batch is half-written, and the next
-    batch reconnects.
+    whole batch back (the transaction spans every statement of the batch) and surfaces as
+    ``StoreUnavailable``: nothing of the batch is half-written, and the next batch reconnects.
 
     SQLite: ``synchronous=FULL`` on this connection (the WAL is fsynced at every commit), because an ACK promises
     the message survives a power cut, not just a process crash; ``busy_timeout_ms`` bounds how long a batch
@@ -217,7 +280,7 @@ class SqlInboxWriter:
                 conn = self._connection()
                 with conn.begin():
                     return store_batch(conn, rows)
-            except (DBAPIError, SQLAlchemyError) as exc:
+            except Exception as exc:  # whatever failed, the batch was rolled back: the senders get AE/CE, resend
                 self._close_quietly()
                 raise StoreUnavailable("Le stockage des messages est indisponible.") from exc
 

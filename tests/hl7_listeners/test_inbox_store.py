@@ -57,11 +57,11 @@ def test_uow_inbox_reads_by_id_and_key(store_url: str, engine_for: Any) -> None:
 
 def test_a_failing_batch_writes_nothing(store_url: str, engine_for: Any, inbox_rows: Any) -> None:
     writer = SqlInboxWriter(engine_for(store_url))
-    bad = row("2")
-    bad.received_at = dt.datetime(2026, 1, 1)  # naive: refused by the column type, inside the transaction  # noqa: DTZ001
+    batch = [row(str(i)) for i in range(300)]  # two INSERT statements: the first one succeeds
+    batch[290].received_at = dt.datetime(2026, 1, 1)  # naive: refused by the store path  # noqa: DTZ001
     try:
         with pytest.raises(StoreUnavailable):
-            writer.store_batch([row("1"), bad])
+            writer.store_batch(batch)
         assert inbox_rows(store_url) == []
         assert writer.store_batch([row("1")])[0].result is StoreResult.STORED  # the writer recovers
     finally:

@@ -1,0 +1,176 @@
+"""The ACK table: every answer the listener gives, in one place.
+
+Each ``Reason`` maps to an outcome letter (A accept, E error — resend later, R reject — do not resend as is),
+an HL7 table 0357 error code (ERR-3), a severity (ERR-4), an ERR-2 location and a French / English text (ERR-8).
+The acknowledgement code is ``A`` + letter in original mode (AA/AE/AR) and ``C`` + letter in enhanced mode
+(CA/CE/CR, the commit ACK), enhanced mode being MSH-15 or MSH-16 valued. In enhanced mode MSH-15 says whether a
+commit ACK is sent at all: AL always (also when MSH-15 is empty), NE never, ER only for E/R, SU only for A.
+
+The ACK's MSH swaps sender and receiver (MSH-3/4 ← inbound MSH-5/6, MSH-5/6 ← inbound MSH-3/4), MSH-9 =
+``ACK^<event>^ACK``, MSH-11 / MSH-12 / MSH-18 copied from the message, MSA-2 = inbound MSH-10.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import itertools
+import time
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from hl7_listeners.header import Header, Problem
+from orientation_core.inbox.model import Verdict
+
+PARIS = ZoneInfo("Europe/Paris")  # HL7 timestamps carry French local time, with their offset
+
+# HL7 table 0357, the codes this listener uses (ERR-3 = code^text^HL70357)
+HL7_0357 = {
+    "0": "Message accepted",
+    "100": "Segment sequence error",
+    "101": "Required field missing",
+    "102": "Data type error",
+    "103": "Table value not found",
+    "200": "Unsupported message type",
+    "201": "Unsupported event code",
+    "207": "Application internal error",
+}
+
+
+class Reason(enum.Enum):
+    STORED = "stored"
+    STORE_DOWN = "store-down"
+    NO_MSH = "no-msh"
+    MISSING_CONTROL_ID = "missing-control-id"
+    MISSING_MESSAGE_TYPE = "missing-message-type"
+    UNKNOWN_CHARSET = "unknown-charset"
+    UNDECODABLE = "undecodable"
+    TOO_LARGE = "too-large"
+    PROCESSED = "processed"  # "ACK after processing" mode: the pipeline's verdict decides
+    PROCESSING_TIMEOUT = "processing-timeout"
+
+
+@dataclass(frozen=True)
+class Rule:
+    outcome: str  # A, E or R
+    code: str  # HL7 table 0357
+    location: str  # ERR-2: segment^sequence^field
+    fr: str
+    en: str
+
+    @property
+    def severity(self) -> str:  # ERR-4 (HL7 table 0516)
+        return "I" if self.outcome == "A" else "E"
+
+
+RULES: dict[Reason, Rule] = {
+    Reason.STORED: Rule("A", "0", "", "", ""),
+    Reason.PROCESSED: Rule("A", "0", "", "", ""),
+    Reason.STORE_DOWN: Rule("E", "207", "", "Stockage momentanément indisponible, renvoyez le message",
+                            "Message store unavailable, resend later"),
+    Reason.PROCESSING_TIMEOUT: Rule("E", "207", "", "Traitement non terminé à temps, renvoyez le message",
+                                    "Processing did not finish in time, resend later"),
+    Reason.NO_MSH: Rule("R", "100", "MSH^1", "Le message ne commence pas par un segment MSH lisible",
+                        "The message does not start with a readable MSH segment"),
+    Reason.MISSING_CONTROL_ID: Rule("R", "101", "MSH^1^10", "Identifiant du message (MSH-10) absent",
+                                    "Message control ID (MSH-10) missing"),
+    Reason.MISSING_MESSAGE_TYPE: Rule("R", "101", "MSH^1^9", "Type de message (MSH-9) absent",
+                                      "Message type (MSH-9) missing"),
+    Reason.UNKNOWN_CHARSET: Rule("R", "103", "MSH^1^18", "Jeu de caractères (MSH-18) non pris en charge",
+                                 "Unsupported character set (MSH-18)"),
+    Reason.UNDECODABLE: Rule("R", "102", "MSH^1^18",
+                             "Octets invalides pour le jeu de caractères déclaré (MSH-18)",
+                             "Bytes invalid in the declared character set (MSH-18)"),
+    Reason.TOO_LARGE: Rule("R", "207", "", "Message trop volumineux pour ce récepteur",
+                           "Message larger than this receiver accepts"),
+}
+
+PROBLEM_REASONS: dict[Problem, Reason] = {
+    Problem.NO_MSH: Reason.NO_MSH,
+    Problem.MISSING_CONTROL_ID: Reason.MISSING_CONTROL_ID,
+    Problem.MISSING_MESSAGE_TYPE: Reason.MISSING_MESSAGE_TYPE,
+    Problem.UNKNOWN_CHARSET: Reason.UNKNOWN_CHARSET,
+    Problem.UNDECODABLE: Reason.UNDECODABLE,
+}
+
+
+def ack_code(header: Header, outcome: str) -> str:
+    return ("C" if header.enhanced else "A") + outcome
+
+
+def ack_wanted(header: Header, outcome: str) -> bool:
+    """MSH-15 (enhanced mode only): AL/empty always, NE never, ER on error or reject, SU on success."""
+    if not header.enhanced:
+        return True
+    mode = header.accept_ack_type
+    if mode == "NE":
+        return False
+    if mode == "ER":
+        return outcome != "A"
+    if mode == "SU":
+        return outcome == "A"
+    return True
+
+
+class _Ids:
+    """ACK control ids (the ACK's own MSH-10): milliseconds of the epoch + a 3-digit counter, ≤ 20 characters."""
+
+    def __init__(self) -> None:
+        self._counter = itertools.count()
+
+    def next(self) -> str:
+        return f"{time.time_ns() // 1_000_000}{next(self._counter) % 1000:03d}"
+
+
+_ids = _Ids()
+_stamp_cache: tuple[int, str] = (0, "")
+
+
+def _timestamp() -> str:
+    """MSH-7 of the ACK: Europe/Paris local time with its offset (cached for the current second)."""
+    global _stamp_cache
+    now = int(time.time())
+    if _stamp_cache[0] != now:
+        local = dt.datetime.fromtimestamp(now, tz=dt.UTC).astimezone(PARIS)
+        _stamp_cache = (now, local.strftime("%Y%m%d%H%M%S%z"))
+    return _stamp_cache[1]
+
+
+def _clean(text: str, header: Header) -> str:
+    """ERR-8 text: the message's delimiters cannot appear in a field value (they would split it)."""
+    for char in header.field_sep + header.encoding_chars:
+        text = text.replace(char, " ")
+    return text
+
+
+def build_ack(header: Header, reason: Reason, *, verdict: Verdict | None = None, own_app: str = "AIGUILLAGE",
+              own_facility: str = "", detail: str = "") -> bytes:
+    """The ACK message for ``header`` (bytes in the message's charset, no MLLP block), or ``b""`` when MSH-15
+    says none is to be sent."""
+    rule = RULES[reason]
+    outcome, code, location = rule.outcome, rule.code, rule.location
+    fr, en = rule.fr, rule.en
+    if verdict is not None and not verdict.ok:
+        outcome = "R" if verdict.rejected else "E"
+        code, location = verdict.code or "207", verdict.location
+        fr, en = verdict.reason_fr or "Message refusé", verdict.reason_en or "Message refused"
+    if not ack_wanted(header, outcome):
+        return b""
+    fs = header.field_sep
+    comp = header.component_sep
+    enc = header.encoding_chars
+    sender_app = header.receiving_app or own_app
+    sender_facility = header.receiving_facility or own_facility
+    msh = [
+        "MSH", enc, sender_app, sender_facility, header.sending_app, header.sending_facility, _timestamp(), "",
+        f"ACK{comp}{header.trigger_event}{comp}ACK", _ids.next(), header.processing_id or "P",
+        header.version or "2.5",
+    ]
+    if header.enhanced or header.charset:
+        msh += ["", "", "NE" if header.enhanced else "", "NE" if header.enhanced else "", "", header.charset]
+    segments = [fs.join(msh), f"MSA{fs}{ack_code(header, outcome)}{fs}{header.control_id}"]
+    if outcome != "A":
+        text = f"{fr} / {en}" + (f" ({detail})" if detail else "")
+        segments.append(fs.join(["ERR", "", location, f"{code}{comp}{HL7_0357.get(code, '')}{comp}HL70357",
+                                 rule.severity if verdict is None else "E", "", "", "", _clean(text, header)]))
+    return ("\r".join(segments) + "\r").encode(header.codec, errors="replace")

@@ -1,0 +1,178 @@
+"""MSH-only header read: what the listener needs before the ACK, without parsing the message.
+
+The field separator is MSH's fourth byte (MSH-1), the encoding characters MSH-2. Read: MSH-3/4 (sender, part of
+the dedup key), MSH-5/6 (swapped into the ACK), MSH-7, MSH-9 (type^event^structure), MSH-10 (control id, dedup
+key, MSA-2), MSH-11, MSH-12, MSH-15/16 (enhanced mode), MSH-18 (charset). The whole message is decoded once per
+MSH-18 (strictly: undecodable bytes → AR), and PID-3 is scanned for the IPP (``PI``) as ``value^assigner``, the
+pipeline's per-patient ordering key. Segments ended by ``\\n`` or ``\\r\\n`` are accepted and flagged.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from orientation_core.inbox.model import InboxFlag
+
+# MSH-18 (HL7 table 0211) → Python codec. PAM FR: 8859/15 or UNICODE UTF-8 per spec, 8859/1 in real feeds.
+CHARSETS: dict[str, str] = {
+    "8859/1": "latin-1",
+    "8859/15": "iso8859-15",
+    "UNICODE UTF-8": "utf-8",
+    "ASCII": "ascii",
+}
+
+
+class Problem(enum.Enum):
+    """Why a frame cannot be stored; each has its row in ``ack.RULES``."""
+
+    NO_MSH = "no-msh"
+    MISSING_CONTROL_ID = "missing-control-id"
+    MISSING_MESSAGE_TYPE = "missing-message-type"
+    UNKNOWN_CHARSET = "unknown-charset"
+    UNDECODABLE = "undecodable"
+
+
+@dataclass(slots=True)
+class Header:
+    field_sep: str = "|"
+    encoding_chars: str = "^~\\&"
+    sending_app: str = ""  # MSH-3
+    sending_facility: str = ""  # MSH-4
+    receiving_app: str = ""  # MSH-5
+    receiving_facility: str = ""  # MSH-6
+    message_datetime: str = ""  # MSH-7
+    message_type: str = ""  # MSH-9.1
+    trigger_event: str = ""  # MSH-9.2
+    message_structure: str = ""  # MSH-9.3
+    control_id: str = ""  # MSH-10
+    processing_id: str = ""  # MSH-11
+    version: str = ""  # MSH-12 (whole field: 2.5^FRA^2.11)
+    accept_ack_type: str = ""  # MSH-15
+    app_ack_type: str = ""  # MSH-16
+    charset: str = ""  # MSH-18 as received (first repetition)
+    charset_used: str = ""  # MSH-18, or the configured default when MSH-18 is empty
+    codec: str = "latin-1"
+    patient_key: str | None = None
+    flags: list[str] = field(default_factory=list)
+    problem: Problem | None = None
+    problem_detail: str = ""
+
+    @property
+    def enhanced(self) -> bool:
+        """Enhanced acknowledgement mode when MSH-15 or MSH-16 is valued (else original mode)."""
+        return bool(self.accept_ack_type or self.app_ack_type)
+
+    @property
+    def component_sep(self) -> str:
+        return self.encoding_chars[:1] or "^"
+
+
+def _field(fields: list[str], n: int) -> str:
+    """MSH-n: MSH-1 is the separator itself, so MSH-n is split item n-1."""
+    return fields[n - 1] if len(fields) >= n else ""
+
+
+def read_header(frame: bytes, default_charset: str = "8859/1") -> Header:
+    header = Header()
+    start = 0
+    while start < len(frame) and frame[start] in b"\r\n\x00 \t":  # blank lines some senders put first
+        start += 1
+    if frame[start:start + 3] != b"MSH" or len(frame) < start + 8:
+        header.problem = Problem.NO_MSH
+        return header
+    lf = frame.find(b"\n", start)
+    cr = frame.find(b"\r", start)
+    if lf >= 0:
+        header.flags.append(InboxFlag.LF_SEGMENTS.value)
+    ends = [i for i in (lf, cr) if i >= 0]
+    seg_end = min(ends) if ends else len(frame)
+    # MSH is ASCII in practice; read it as latin-1 (never fails) to learn the charset, then decode the message.
+    msh = frame[start:seg_end].decode("latin-1")
+    sep = msh[3]
+    fields = msh.split(sep)
+    header.field_sep = sep
+    header.encoding_chars = _field(fields, 2) or "^~\\&"
+    comp = header.component_sep
+    rep = header.encoding_chars[1:2] or "~"
+    charset = _field(fields, 18).split(rep)[0].strip()
+    header.charset = charset
+    if not charset:
+        charset = default_charset
+        header.flags.append(InboxFlag.DEFAULT_CHARSET.value)
+    header.charset_used = charset
+    codec = CHARSETS.get(charset.upper())
+    if codec is None:
+        header.codec = CHARSETS.get(default_charset.upper(), "latin-1")
+        header.problem, header.problem_detail = Problem.UNKNOWN_CHARSET, charset
+        codec = None
+    else:
+        header.codec = codec
+    text: str | None = None
+    if codec is not None:
+        try:
+            text = frame.decode(codec)
+        except UnicodeDecodeError as exc:
+            header.problem, header.problem_detail = Problem.UNDECODABLE, f"{charset} @{exc.start}"
+    if text is not None and codec != "latin-1":  # re-read MSH in the declared charset (MSH-3/4 may be accented)
+        ends = [i for i in (text.find("\n", start), text.find("\r", start)) if i >= 0]
+        fields = text[start:min(ends) if ends else len(text)].split(sep)
+    header.sending_app = _field(fields, 3)
+    header.sending_facility = _field(fields, 4)
+    header.receiving_app = _field(fields, 5)
+    header.receiving_facility = _field(fields, 6)
+    header.message_datetime = _field(fields, 7)
+    msg_type = _field(fields, 9).split(comp)
+    header.message_type = msg_type[0]
+    header.trigger_event = msg_type[1] if len(msg_type) > 1 else ""
+    header.message_structure = msg_type[2] if len(msg_type) > 2 else ""
+    header.control_id = _field(fields, 10)
+    header.processing_id = _field(fields, 11)
+    header.version = _field(fields, 12)
+    header.accept_ack_type = _field(fields, 15).strip().upper()
+    header.app_ack_type = _field(fields, 16).strip().upper()
+    if header.problem is not None:
+        return header
+    if not header.control_id.strip():
+        header.problem = Problem.MISSING_CONTROL_ID
+    elif not header.message_type.strip():
+        header.problem = Problem.MISSING_MESSAGE_TYPE
+    elif text is not None:
+        header.patient_key = patient_key(text, sep, comp, header.encoding_chars)
+    return header
+
+
+def patient_key(text: str, sep: str, comp: str, encoding_chars: str) -> str | None:
+    """PID-3's IPP (CX-5 = ``PI``) as ``CX-1^CX-4.1`` (assigning authority namespace, else its OID), or the first
+    identifier of PID-3 when none is typed PI. None without a PID segment."""
+    for marker in ("\rPID" + sep, "\nPID" + sep):
+        at = text.find(marker)
+        if at >= 0:
+            break
+    else:
+        return None
+    end = len(text)
+    for stop in ("\r", "\n"):
+        i = text.find(stop, at + 1)
+        if 0 <= i < end:
+            end = i
+    pid = text[at + 1:end].split(sep)
+    if len(pid) < 4 or not pid[3]:
+        return None
+    rep = encoding_chars[1:2] or "~"
+    sub = encoding_chars[3:4] or "&"
+    chosen: list[str] | None = None
+    for cx in pid[3].split(rep):
+        parts = cx.split(comp)
+        if not parts[0]:
+            continue
+        if len(parts) > 4 and parts[4] == "PI":
+            chosen = parts
+            break
+        if chosen is None:
+            chosen = parts
+    if chosen is None:
+        return None
+    authority = chosen[3].split(sub) if len(chosen) > 3 else [""]
+    assigner = authority[0] or (authority[1] if len(authority) > 1 else "")
+    return f"{chosen[0]}^{assigner}"
