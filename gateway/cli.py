@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from gateway import cli_prefill
 from gateway.settings import Settings
 
 BEAT_SCHEDULE = Path(tempfile.gettempdir()) / "aiguillage-beat-schedule"
@@ -18,6 +19,7 @@ db_app = typer.Typer(help="Base de données.", no_args_is_help=True)
 demo_app = typer.Typer(help="Données de démonstration.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
+cli_prefill.register(app)  # gir, prefill-report
 
 
 def _settings() -> Settings:

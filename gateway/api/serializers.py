@@ -10,6 +10,7 @@ from orientation_core.demande.model import Demande
 from orientation_core.demande.workflow import STATUS_LABELS, Actor, allowed_actions
 from orientation_core.directory.model import Etablissement, Unite
 from orientation_core.dossier.model import Dossier, PieceJointe
+from orientation_core.dossier.provenance import differences
 from orientation_core.dossier.volets import VOLETS
 from orientation_core.history import HistoryEvent, Notification
 from orientation_core.patients.model import Patient
@@ -54,8 +55,12 @@ def demande(d: Demande, *, actor: Actor | None = None) -> dict[str, Any]:
 def dossier(d: Dossier, demandes: list[Demande] | None = None, *, prescripteur_view: bool = True,
             volet_medical: bool = True) -> dict[str, Any]:
     hidden = {v.name for v in VOLETS[d.module] if v.medical} if not volet_medical else set()
-    out = plain(d, exclude=("patient_nom_recherche", "patient_nom_naissance_recherche", "volets", "bloc_note"))
+    out = plain(d, exclude=("patient_nom_recherche", "patient_nom_naissance_recherche", "volets", "bloc_note",
+                            "provenance"))
     out["volets"] = {name: values for name, values in d.volets.items() if name not in hidden}
+    # prefill: where each value came from, and the kept user values the DPI contradicts (hidden volets stay hidden)
+    out["provenance"] = {name: fields for name, fields in d.provenance.items() if name not in hidden}
+    out["dpi_differe"] = differences(out["provenance"])
     out["etat_volets"] = [dataclasses.asdict(s) for s in d.volet_states()]
     out["complet"] = d.complet
     out["volets_masques"] = sorted(hidden)

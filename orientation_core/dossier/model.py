@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from orientation_core.dossier.aggir import gir_from_grid
+from orientation_core.dossier.provenance import mark_edited
 from orientation_core.dossier.volets import (
     ORIENTATION_FIELD,
     VOLETS,
@@ -77,6 +79,9 @@ class Dossier:
     numero: str = ""
     etat: EtatDossier = EtatDossier.BROUILLON
     volets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # volet → field → where its value came from (DPI source, message, segment-field or FHIR path, received at),
+    # the DPI's value, whether the user edited it, whether the DPI value differs from the kept one (prefill.py)
+    provenance: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     type_orientation: str = ""
     anticipee: bool = False
     retour_domicile_date: dt.date | None = None
@@ -115,9 +120,10 @@ class Dossier:
     def complet(self) -> bool:
         return all(s.completion is Completion.COMPLET for s in self.volet_states())
 
-    def update_volet(self, name: str, values: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    def update_volet(self, name: str, values: dict[str, Any], *, edited: bool = True) -> tuple[dict[str, Any], bool]:
         """Merge ``values`` into a volet; returns the previous values of changed fields and whether the
-        orientation type changed (sent demandes then have to be re-sent by hand)."""
+        orientation type changed (sent demandes then have to be re-sent by hand). ``edited``: a user typed the
+        values (a DPI refresh will not overwrite them); False for values the system copies or prefills."""
         self.require_writable()
         volet = self.volet_spec(name)
         unknown = sorted(set(values) - set(volet.fields))
@@ -130,7 +136,13 @@ class Dossier:
         current = dict(self.volets.get(name, {}))
         before = {k: current.get(k) for k, v in values.items() if current.get(k) != v}
         current.update(values)
+        if self.module is Module.GRAND_AGE and name == "medical" and "grille_aggir" in values:
+            current["gir"] = gir_from_grid(current.get("grille_aggir"), current.get("gir"))
+            if current["gir"] != self.volets.get(name, {}).get("gir"):
+                before.setdefault("gir", self.volets.get(name, {}).get("gir"))
         self.volets = {**self.volets, name: current}  # reassign: the store tracks the change
+        if edited and before:
+            self.provenance = mark_edited(self.provenance, name, {k: current.get(k) for k in before})
         orientation_changed = False
         volet_name, field_name = ORIENTATION_FIELD
         if name == volet_name and field_name in before:

@@ -17,7 +17,8 @@ from orientation_core.dossier.model import (
     Section,
     numero_for,
 )
-from orientation_core.dossier.volets import Module
+from orientation_core.dossier.provenance import copy_entries
+from orientation_core.dossier.volets import GRAND_AGE_VOLETS, SANITAIRE_VOLETS, Module
 from orientation_core.errors import Conflict, Forbidden, ValidationFailed
 from orientation_core.history import HistoryEvent, notify, record
 from orientation_core.patients.model import Patient
@@ -37,6 +38,9 @@ PARIS = ZoneInfo("Europe/Paris")
 
 # Administrative data shared by the two modules (copied to a linked dossier, prefilled from the registry).
 IDENTITY_FIELDS = ("nom_naissance", "prenoms", "date_naissance", "sexe", "nom_utilise")
+# Every field the Sanitaire administratif et social volet shares with the Grand Âge volet administratif.
+SHARED_ADMIN_FIELDS = tuple(f for f in next(v for v in SANITAIRE_VOLETS if v.name == "administratif_social").fields
+                            if f in next(v for v in GRAND_AGE_VOLETS if v.name == "administratif").fields)
 
 
 def scope_of(dossier: Dossier) -> DossierScope:
@@ -122,15 +126,21 @@ def modifier_volet(uow: UnitOfWork, env: Env, user_id: int, dossier_id: int, vol
     record(uow, dossier.id, now, f"volet.{volet}.modifier", PRESCRIPTEUR, user_id,
            avant=before, apres={k: dossier.volets[volet].get(k) for k in before})
     if orientation_changed:
-        flagged = []
-        for demande in uow.demandes.for_dossier(dossier.id):
-            if demande.statut in ACTIVE_STATUSES - {Status.CONFIRMEE}:
-                demande.a_renvoyer = True
-                flagged.append(demande.id)
-        if flagged:
-            record(uow, dossier.id, now, "orientation.modifiee", PRESCRIPTEUR, user_id,
-                   apres={"demandes_a_renvoyer": flagged, "type_orientation": dossier.type_orientation})
+        flag_resend(uow, dossier, now, PRESCRIPTEUR, user_id)
     return dossier
+
+
+def flag_resend(uow: UnitOfWork, dossier: Dossier, now: dt.datetime, actor_kind: str, user_id: int | None) -> None:
+    """The orientation type changed: sent demandes have to be re-sent by hand (the UI says so)."""
+    assert dossier.id is not None
+    flagged = []
+    for demande in uow.demandes.for_dossier(dossier.id):
+        if demande.statut in ACTIVE_STATUSES - {Status.CONFIRMEE}:
+            demande.a_renvoyer = True
+            flagged.append(demande.id)
+    if flagged:
+        record(uow, dossier.id, now, "orientation.modifiee", actor_kind, user_id,
+               apres={"demandes_a_renvoyer": flagged, "type_orientation": dossier.type_orientation})
 
 
 def modifier_bloc_note(uow: UnitOfWork, env: Env, user_id: int, dossier_id: int, texte: str) -> Dossier:
@@ -177,9 +187,11 @@ def creer_grand_age_lie(uow: UnitOfWork, env: Env, user_id: int, dossier_id: int
         raise Conflict("Ce dossier a déjà un dossier Grand Âge lié.", code="dossier.deja_lie")
     linked = creer(uow, env, user_id, Module.GRAND_AGE, source.patient_id, unite_id=source.unite_id,
                    owner_user_id=source.owner_user_id, sejour_id=source.sejour_id)
-    shared = {k: v for k, v in source.volets.get("administratif_social", {}).items() if k in IDENTITY_FIELDS}
-    if shared:
-        linked.update_volet("administratif", shared)
+    shared = {k: v for k, v in source.volets.get("administratif_social", {}).items() if k in SHARED_ADMIN_FIELDS}
+    if shared:  # a copy, not a user edit: the linked dossier's DPI refresh keeps working on these fields
+        linked.update_volet("administratif", shared, edited=False)
+        linked.provenance = copy_entries(source.provenance, "administratif_social", list(shared),
+                                         linked.provenance, "administratif")
     assert source.id is not None and linked.id is not None
     source.dossier_lie_id, linked.dossier_lie_id = linked.id, source.id
     now = env.clock.now()

@@ -40,13 +40,13 @@ SANITAIRE_VOLETS: tuple[VoletSpec, ...] = (
     VoletSpec(
         "orientation", "Orientation",
         required=("objectif_prise_en_charge", "type_orientation", "accord_patient"),
-        optional=("criteres", "mention_smr", "prado_propose", "commentaire"),
+        optional=("criteres", "mention_smr", "prado_propose", "commentaire", "motif_demande"),
         medical=True,
     ),
     VoletSpec(
         "medical", "Médical",
         required=("pathologie_actuelle", "antecedents", "poids_kg", "taille_cm", "traitements", "allergies"),
-        optional=("date_intervention", "isolement", "commentaire"),
+        optional=("date_intervention", "isolement", "commentaire", "imc"),
         medical=True,
     ),
     VoletSpec(
@@ -59,7 +59,10 @@ SANITAIRE_VOLETS: tuple[VoletSpec, ...] = (
         required=("nom_naissance", "prenoms", "date_naissance", "sexe", "adresse", "service_demandeur",
                   "date_hospitalisation", "type_logement"),
         optional=("nom_utilise", "telephone", "personne_confiance", "representant_legal", "personne_a_prevenir",
-                  "mutuelle", "medecin_traitant", "intervenants_domicile", "date_intervention"),
+                  "mutuelle", "medecin_traitant", "intervenants_domicile", "date_intervention",
+                  # prefill (DPI): identity traits, coverage, requesting établissement, stay
+                  "prenom_utilise", "lieu_naissance_code", "ins", "numero_securite_sociale", "email",
+                  "situation_familiale", "regime_obligatoire", "etablissement_demandeur", "date_sortie_prevue"),
     ),
     VoletSpec("pieces_jointes", "Pièces jointes", required=("verifiees",)),
 )
@@ -69,12 +72,15 @@ GRAND_AGE_VOLETS: tuple[VoletSpec, ...] = (
         "administratif", "Volet administratif",
         required=("nom_naissance", "prenoms", "date_naissance", "sexe", "situation_familiale", "personne_contact",
                   "motivation", "type_accueil", "date_entree_souhaitee", "signature"),
-        optional=("nom_utilise", "adresse", "aides_financieres", "representant_legal"),
+        optional=("nom_utilise", "adresse", "aides_financieres", "representant_legal",
+                  # Cerfa 14732*03 état civil and contacts, prefilled from the DPI
+                  "prenom_utilise", "lieu_naissance_code", "numero_securite_sociale", "telephone", "email",
+                  "personne_confiance", "mutuelle"),
     ),
     VoletSpec(
         "medical", "Volet médical",
         required=("contexte", "antecedents", "problemes_actuels", "traitements", "gir", "medecin_signataire"),
-        optional=("directives_anticipees", "grille_aggir", "commentaire"),
+        optional=("directives_anticipees", "grille_aggir", "commentaire", "allergies", "medecin_traitant"),
         medical=True,
     ),
     VoletSpec("pieces_jointes", "Pièces jointes", required=("verifiees",)),

@@ -342,3 +342,6 @@ patient_contexte = sa.Table(
 # --- FHIR resources: versions, conditional create, subscriptions ----------------------------------------------------
 
 # --- prefill: provenance of dossier values ---------------------------------------------------------------------------
+# Dossier.provenance: volet → field → source, DPI value, edited / differs flags (migration 0007). A JSON column on
+# dossier rather than a table: it is read and written with the volets, always whole.
+dossier.append_column(sa.Column("provenance", JSONType, nullable=False, server_default=sa.text("'{}'")))
