@@ -22,15 +22,24 @@ LATENCY = Histogram("aiguillage_http_request_seconds", "HTTP request latency", [
                     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
 
 
-def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, container: Container | None = None, *,
+               mllp: bool = False) -> FastAPI:
     container = container or build_container(settings or Settings())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         container.tasks.start()
+        listener = None
+        if mllp:  # same process and loop as the API: its store work runs in the listener's writer thread
+            from gateway.mllp import build_listener
+
+            listener = build_listener(container)
+            await listener.start()
         try:
             yield
         finally:
+            if listener is not None:
+                await listener.stop()
             container.tasks.stop()
             container.engine.dispose()
 

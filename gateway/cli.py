@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from gateway import cli_prefill
+from gateway import cli_mllp, cli_prefill
 from gateway.settings import Settings
 
 BEAT_SCHEDULE = Path(tempfile.gettempdir()) / "aiguillage-beat-schedule"
@@ -19,6 +19,7 @@ db_app = typer.Typer(help="Base de données.", no_args_is_help=True)
 demo_app = typer.Typer(help="Données de démonstration.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
+cli_mllp.register(app)  # mllp, send
 cli_prefill.register(app)  # gir, prefill-report
 
 
@@ -45,7 +46,7 @@ def serve(
     settings.http_host = host or settings.http_host
     settings.http_port = http_port or settings.http_port
     settings.mllp_port = mllp_port or settings.mllp_port
-    application = create_app(settings)
+    application = create_app(settings, mllp=True)  # the MLLP listener runs in uvicorn's loop (lifespan)
     base = f"http://{settings.http_host}:{settings.http_port}"
     typer.echo(f"Aiguillage ({settings.profile}) prêt sur {base} — API : {base}/docs — santé : {base}/healthz")
     if settings.demo:

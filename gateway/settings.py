@@ -25,6 +25,18 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     mllp_port: int = 2575
+    # MLLP listener (gateway/mllp.py → hl7_listeners): TLS when a certificate is set; ack mode "stored" (ACK once
+    # the message is durable in the inbox) or "processed" (ACK carries the pipeline's verdict)
+    mllp_host: str = "127.0.0.1"
+    mllp_tls_cert: Path | None = None
+    mllp_tls_key: Path | None = None
+    mllp_tls_ca: Path | None = None  # CA of client certificates
+    mllp_require_client_cert: bool = False
+    mllp_max_connections: int = 256
+    mllp_idle_timeout_seconds: float = 600
+    mllp_max_frame_bytes: int = 16 * 1024 * 1024
+    mllp_default_charset: Literal["8859/1", "8859/15", "UNICODE UTF-8", "ASCII"] = "8859/1"  # when MSH-18 is empty
+    mllp_ack_mode: Literal["stored", "processed"] = "stored"
     samples_dir: Path = PROJECT_ROOT / "samples"
     log_level: str = "INFO"
     log_json: bool = True
