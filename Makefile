@@ -26,8 +26,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --progress-bar off -e '.[dev]'
 	@touch $@
 
+INSI_SIM_PORT ?= 8099
+
+# The INSi simulator runs beside the server on loopback; the gateway points at it; it stops when serve exits.
 run: $(STAMP)
-	$(BIN)/aiguillage db upgrade && $(BIN)/aiguillage demo load && $(BIN)/aiguillage serve
+	$(BIN)/aiguillage db upgrade && $(BIN)/aiguillage demo load && \
+	{ $(BIN)/aiguillage insi-sim --port $(INSI_SIM_PORT) & sim=$$!; trap 'kill $$sim 2>/dev/null' EXIT INT TERM; \
+	  AIGUILLAGE_INSI_URL=http://127.0.0.1:$(INSI_SIM_PORT)/insi $(BIN)/aiguillage serve; }
 
 test: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)

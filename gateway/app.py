@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
 from gateway import errors
-from gateway.api import dossiers, people
+from gateway.api import dossiers, identite, people
 from gateway.container import Container, build_container
 from gateway.settings import Settings
 
@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     errors.install(app)
     app.include_router(people.router)
     app.include_router(dossiers.router)
+    app.include_router(identite.router)
 
     @app.middleware("http")
     async def metrics(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from gateway import cli_mllp, cli_prefill
+from gateway.cli_ins import register as register_ins_commands
 from gateway.settings import Settings
 
 BEAT_SCHEDULE = Path(tempfile.gettempdir()) / "aiguillage-beat-schedule"
@@ -19,6 +20,7 @@ db_app = typer.Typer(help="Base de données.", no_args_is_help=True)
 demo_app = typer.Typer(help="Données de démonstration.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
+register_ins_commands(app)  # insi-sim, ins search, ins verify
 cli_mllp.register(app)  # mllp, send
 cli_prefill.register(app)  # gir, prefill-report
 

@@ -48,6 +48,20 @@ class Settings(BaseSettings):
     archivage_jours: float = 15
     sweep_interval_seconds: float = 300
 
+    # INSi teleservice (ins.client): the simulator in `make run`, the real endpoint with the organisation
+    # certificate (mutual TLS) in production. Empty URL: look-ups stay queued.
+    insi_url: str = ""
+    insi_cert_path: Path | None = None
+    insi_key_path: Path | None = None
+    insi_ca_path: Path | None = None
+    insi_connect_timeout: float = 2.0
+    insi_read_timeout: float = 5.0
+    insi_max_retries: int = 2
+    insi_lps_idam: str = "AIGUILLAGE-DEV"  # ContexteLPS IDAM: the software's INSi authorisation number
+    insi_lps_version: str = "0.1.0"
+    insi_lps_instance: str = "00000000-0000-0000-0000-000000000000"
+    insi_emetteur: str = "aiguillage"  # ContexteBAM / ContexteLPS Emetteur
+
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
         if self.profile != "demo" and self.secret_key.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:

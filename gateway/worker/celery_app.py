@@ -59,6 +59,12 @@ def create_celery(settings: Settings) -> Celery:
 
         return run(_container())
 
+    @app.task(name="ins.lookup", **retry)
+    def ins_lookup() -> dict[str, int]:
+        from gateway.worker.tasks import ins_lookup as run
+
+        return run(_container())
+
     return app
 
 

@@ -19,6 +19,7 @@ def timers_sweep(container: Container) -> dict[str, int]:
     log.info("timers.sweep", relances_auto=report.relances_auto, dossiers_annules=report.dossiers_annules,
              demandes_annulees=report.demandes_annulees, demandes_archivees=report.demandes_archivees,
              dossiers_archives=report.dossiers_archives)
+    _kick_ins_lookups(container)
     return {
         "relances_auto": report.relances_auto,
         "dossiers_annules": report.dossiers_annules,
@@ -41,7 +42,37 @@ def notifications_dispatch(container: Container) -> int:
     return delivered
 
 
+def ins_lookup(container: Container) -> dict[str, int]:
+    """Run the due INSi look-ups (queued by intake, or retries after an outage), one transaction each."""
+    from gateway.api.identite import verifier_for
+    from orientation_core.identite import service as identite
+
+    with container.uow() as uow:
+        due = identite.recherches_dues(uow, container.env)
+    verifier = verifier_for(container)
+    counts: dict[str, int] = {}
+    for recherche_id in due:
+        with container.uow() as uow:
+            issue = identite.executer_recherche(uow, container.env, recherche_id, verifier)
+        key = issue.issue if issue is not None else "ignoree"
+        counts[key] = counts.get(key, 0) + 1
+    if counts:
+        log.info("ins.lookup", **counts)
+    return counts
+
+
+def _kick_ins_lookups(container: Container) -> None:
+    """The periodic sweep also wakes the INSi queue, so retries after an outage need no scheduler of their own."""
+    from orientation_core.identite import service as identite
+
+    with container.uow() as uow:
+        due = identite.recherches_dues(uow, container.env, limit=1)
+    if due:
+        container.tasks.enqueue("ins.lookup")
+
+
 TASKS = {
     "timers.sweep": timers_sweep,
     "notifications.dispatch": notifications_dispatch,
+    "ins.lookup": ins_lookup,
 }

@@ -179,6 +179,13 @@ def may_register_patient(subject: Subject) -> bool:
         Action.DOSSIER_CREER in ROLE_ACTIONS[h.role] for h in subject.habilitations)
 
 
+def may_manage_identity(subject: Subject, forme_ins: bool) -> bool:
+    """Identity vigilance ("Récupérer l'INS", "Vérifier l'INS", validation by identity document, attributes,
+    the conflicts work list): only accounts flagged as INS-trained (``forme_ins``, DOMAIN.md §3) among those who
+    register patients. Kept apart from ``Action``: it depends on the account flag, not on a habilitation."""
+    return forme_ins and may_register_patient(subject)
+
+
 def require(subject: Subject, action: Action, scope: Scope, now: dt.datetime) -> None:
     if not allowed(subject, action, scope, now):
         raise Forbidden(

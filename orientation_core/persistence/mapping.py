@@ -8,6 +8,7 @@ from orientation_core.demande.model import Demande
 from orientation_core.directory.model import Etablissement, Unite
 from orientation_core.dossier.model import Dossier, PieceJointe
 from orientation_core.history import HistoryEvent, Notification, OutboxMessage
+from orientation_core.identite.model import ConflitIdentite, EtatIdentite, RechercheInsi, TraceIdentite
 from orientation_core.patients.model import Identifiant, Mouvement, Patient, PatientContexte, Sejour
 from orientation_core.people.model import Delegation, Habilitation, User
 from orientation_core.persistence import tables as t
@@ -36,5 +37,9 @@ def start_mappers() -> None:
     m(HistoryEvent, t.history_event)
     m(OutboxMessage, t.outbox)
     m(Notification, t.notification)
+    m(EtatIdentite, t.identite_etat)
+    m(TraceIdentite, t.identite_trace)
+    m(RechercheInsi, t.insi_recherche)
+    m(ConflitIdentite, t.identite_conflit)
     m(Mouvement, t.mouvement); m(PatientContexte, t.patient_contexte)  # noqa: E702
     _mapped = True

@@ -8,6 +8,7 @@ from orientation_core.demande.workflow import Status
 from orientation_core.directory.model import Secteur, TypeUnite
 from orientation_core.dossier.model import EtatDossier
 from orientation_core.dossier.volets import Module
+from orientation_core.identite.model import PieceIdentite, StatutConflit, StatutRecherche, TypeRecherche
 from orientation_core.inbox.model import InboxSource, InboxStatus
 from orientation_core.patients.model import Sexe, StatutIdentite, StatutSejour, TypeIdentifiantPatient
 from orientation_core.people.model import Role, TypeDelegation, TypeIdentifiant
@@ -338,6 +339,66 @@ patient_contexte = sa.Table(
 
 
 # --- identity vigilance: INS, INSi lookups, RNIV trace ----------------------------------------------------------------
+
+# one row per patient: the INS returned by INSi (kept here until the identity is qualified), the validating document
+identite_etat = sa.Table(
+    "identite_etat", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("patient_id", sa.ForeignKey("patient.id"), nullable=False, unique=True),
+    _str("ins_matricule", 13), _str("ins_cle", 2), _str("ins_oid", 64),
+    sa.Column("ins_historique", JSONType, nullable=False),
+    sa.Column("traits_insi", JSONType, nullable=False),
+    sa.Column("date_interrogation_insi", UtcDateTime),
+    sa.Column("piece_identite", enum_column(PieceIdentite, 8)),
+    sa.Column("validee_at", UtcDateTime),
+    sa.Column("validee_par_id", sa.ForeignKey("utilisateur.id")),
+    sa.Column("updated_at", UtcDateTime),
+)
+
+identite_trace = sa.Table(
+    "identite_trace", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("patient_id", sa.ForeignKey("patient.id"), nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("actor_kind", sa.String(32), nullable=False),
+    sa.Column("actor_user_id", sa.ForeignKey("utilisateur.id")),
+    _str("statut_avant", 32), _str("statut_apres", 32),
+    sa.Column("details", JSONType, nullable=False),
+    sa.Index("ix_identite_trace_patient_at", "patient_id", "at"),  # a patient's trace, in order
+)
+
+insi_recherche = sa.Table(
+    "insi_recherche", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("patient_id", sa.ForeignKey("patient.id"), nullable=False, index=True),
+    sa.Column("type", enum_column(TypeRecherche, 16), nullable=False),
+    _str("motif", 255),
+    sa.Column("statut", enum_column(StatutRecherche, 16), nullable=False),
+    sa.Column("demandee_at", UtcDateTime, nullable=False),
+    sa.Column("prochaine_tentative_at", UtcDateTime),
+    sa.Column("tentatives", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("terminee_at", UtcDateTime),
+    _str("code_cr", 2), _str("erreur", 255),
+    sa.Column("demandee_par_id", sa.ForeignKey("utilisateur.id")),
+    sa.Index("ix_insi_recherche_due", "statut", "prochaine_tentative_at"),  # the ins.lookup task's queue
+)
+
+identite_conflit = sa.Table(
+    "identite_conflit", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("patient_id", sa.ForeignKey("patient.id"), nullable=False, index=True),
+    sa.Column("recherche_id", sa.ForeignKey("insi_recherche.id")),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("motif", sa.String(255), nullable=False),
+    sa.Column("ins_actuel", JSONType, nullable=False),
+    sa.Column("ins_recu", JSONType, nullable=False),
+    sa.Column("traits_recus", JSONType, nullable=False),
+    sa.Column("statut", enum_column(StatutConflit, 16), nullable=False),
+    sa.Column("resolu_at", UtcDateTime),
+    sa.Column("resolu_par_id", sa.ForeignKey("utilisateur.id")),
+    sa.Index("ix_identite_conflit_statut_at", "statut", "at"),  # the conflicts work list
+)
 
 # --- FHIR resources: versions, conditional create, subscriptions ----------------------------------------------------
 

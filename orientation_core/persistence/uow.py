@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from orientation_core.errors import Conflict, StoreUnavailable
+from orientation_core.persistence.identite import SqlIdentite
 from orientation_core.persistence.inbox import SqlInbox
 from orientation_core.persistence.mapping import start_mappers
 from orientation_core.persistence.repositories import (
@@ -62,6 +63,7 @@ class SqlUnitOfWork:
         self.history = SqlHistory(session)
         self.outbox = SqlOutbox(session)
         self.notifications = SqlNotifications(session)
+        self.identite = SqlIdentite(session)
         self.inbox = SqlInbox(session)
         self._after_commit = after_commit or []
 
