@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from gateway import errors
 from gateway.api import dossiers, identite, people
 from gateway.container import Container, build_container
+from gateway.fhir import router as fhir_router
 from gateway.settings import Settings
 
 REQUESTS = Counter("aiguillage_http_requests_total", "HTTP requests", ["method", "route", "status"])
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     errors.install(app)
     app.include_router(people.router)
     app.include_router(dossiers.router)
+    app.include_router(fhir_router)  # FHIR R4, base /fhir/r4
     app.include_router(identite.router)
 
     @app.middleware("http")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from orientation_core.clock import Clock
 from orientation_core.dashboard import DemandeRow, DossierRow, Page, PrescripteurQuery, ReceveurQuery
@@ -147,6 +147,22 @@ class IdentiteRepository(Protocol):
     def ins_connus(self, patient_ids: Sequence[int]) -> dict[int, str]: ...
 
 
+class FhirResourceRepository(Protocol):
+    """Versions of the resources posted to the FHIR API (``orientation_core.persistence.fhir``)."""
+
+    def current(self, resource_type: str, resource_id: str) -> dict[str, Any] | None: ...
+    def version(self, resource_type: str, resource_id: str, version_id: int) -> dict[str, Any] | None: ...
+    def history(self, resource_type: str, resource_id: str) -> list[dict[str, Any]]: ...
+    def ids_by_identifier(self, resource_type: str, system: str | None, value: str) -> list[str]: ...
+    def search(self, resource_type: str, *, identifiers: Sequence[tuple[str | None, str]] = (),
+               criteria: Sequence[tuple[str, str, str]] = (),
+               last_updated: Sequence[tuple[str, dt.datetime]] = (), count: int = 50, offset: int = 0
+               ) -> tuple[int, list[dict[str, Any]]]: ...
+    def save(self, resource: dict[str, Any], at: dt.datetime, *, identifiers: Sequence[tuple[str, str]] = (),
+             search: Sequence[tuple[str, str]] = (), unique_identifiers: bool = False,
+             expected_version: int | None = None) -> dict[str, Any]: ...
+
+
 class IdentityVerifier(Protocol):
     """The national identity teleservice (INSi), implemented by ``ins.client.InsiClient``. Raises
     ``InsiIndisponible`` (retryable) or ``InsiRequeteRefusee``."""
@@ -185,6 +201,9 @@ class UnitOfWork(Protocol):
 
     @property
     def inbox(self) -> InboxRepository: ...
+
+    @property
+    def fhir(self) -> FhirResourceRepository: ...
 
 
     def flush(self) -> None:

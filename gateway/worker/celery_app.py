@@ -37,6 +37,7 @@ def create_celery(settings: Settings) -> Celery:
         beat_schedule={
             "timers-sweep": {"task": "timers.sweep", "schedule": settings.sweep_interval_seconds},
             "notifications-safety-net": {"task": "notifications.dispatch", "schedule": 30.0},
+            "ingest-retries": {"task": "ingest.process", "schedule": 15.0},  # backoff retries, lost wake-ups
         },
     )
     retry: dict[str, Any] = {
@@ -62,6 +63,12 @@ def create_celery(settings: Settings) -> Celery:
     @app.task(name="ins.lookup", **retry)
     def ins_lookup() -> dict[str, int]:
         from gateway.worker.tasks import ins_lookup as run
+
+        return run(_container())
+
+    @app.task(name="ingest.process", **retry)
+    def ingest_process() -> dict[str, int]:
+        from gateway.worker.tasks import ingest_process as run
 
         return run(_container())
 

@@ -71,7 +71,15 @@ def _kick_ins_lookups(container: Container) -> None:
         container.tasks.enqueue("ins.lookup")
 
 
+def ingest_process(container: Container) -> dict[str, int]:
+    """Drain the inbox through the HL7 v2 pipeline (gateway/intake): due rows in per-patient order."""
+    from gateway.intake import Pipeline
+
+    return Pipeline(container.uow, container.env).drain().as_dict()
+
+
 TASKS = {
+    "ingest.process": ingest_process,
     "timers.sweep": timers_sweep,
     "notifications.dispatch": notifications_dispatch,
     "ins.lookup": ins_lookup,

@@ -402,6 +402,52 @@ identite_conflit = sa.Table(
 
 # --- FHIR resources: versions, conditional create, subscriptions ----------------------------------------------------
 
+# Every version of every resource posted to /fhir/r4 (vread, _history); ``current`` marks the latest one (read,
+# search). Unique (type, id, version): two concurrent updates of one resource cannot both win.
+# ix_fhir_resource_current: read by id; ix_fhir_resource_type_updated: _lastUpdated search and polling.
+fhir_resource = sa.Table(
+    "fhir_resource", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("resource_type", sa.String(64), nullable=False),
+    sa.Column("resource_id", sa.String(64), nullable=False),
+    sa.Column("version_id", sa.Integer, nullable=False),
+    sa.Column("last_updated", UtcDateTime, nullable=False),
+    sa.Column("current", sa.Boolean, nullable=False),
+    sa.Column("content", JSONType, nullable=False),
+    sa.UniqueConstraint("resource_type", "resource_id", "version_id"),
+    sa.Index("ix_fhir_resource_current", "resource_type", "resource_id", "current"),
+    sa.Index("ix_fhir_resource_type_updated", "resource_type", "current", "last_updated"),
+)
+
+# Identifiers of the current versions (search ``identifier=system|value``, If-None-Exist). ``unique_key`` is set
+# for the types whose identifier names one real-world thing (Patient, Practitioner): its unique constraint makes
+# conditional create idempotent under concurrent requests (the loser's INSERT fails, it retries and finds the
+# winner). Other types (Encounter NDA re-sent in a new Bundle…) keep it NULL, which never conflicts.
+fhir_identifier = sa.Table(
+    "fhir_identifier", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("resource_type", sa.String(64), nullable=False),
+    sa.Column("resource_id", sa.String(64), nullable=False),
+    sa.Column("system", sa.String(255), nullable=False),
+    sa.Column("value", sa.String(255), nullable=False),
+    sa.Column("unique_key", sa.String(600), unique=True),
+    sa.Index("ix_fhir_identifier_lookup", "resource_type", "system", "value"),
+    sa.Index("ix_fhir_identifier_resource", "resource_type", "resource_id"),
+)
+
+# Other search parameters of the current versions (family, given, birthdate, gender, patient…), one row per
+# value, normalised by the FHIR edge (strings upper-cased without accents: FHIR string search is a prefix match).
+fhir_search = sa.Table(
+    "fhir_search", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("resource_type", sa.String(64), nullable=False),
+    sa.Column("resource_id", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(32), nullable=False),
+    sa.Column("value", sa.String(255), nullable=False),
+    sa.Index("ix_fhir_search_lookup", "resource_type", "name", "value"),
+    sa.Index("ix_fhir_search_resource", "resource_type", "resource_id"),
+)
+
 # --- prefill: provenance of dossier values ---------------------------------------------------------------------------
 # Dossier.provenance: volet → field → source, DPI value, edited / differs flags (migration 0007). A JSON column on
 # dossier rather than a table: it is read and written with the volets, always whole.

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from orientation_core.errors import Conflict, StoreUnavailable
+from orientation_core.persistence.fhir import SqlFhirResources
 from orientation_core.persistence.identite import SqlIdentite
 from orientation_core.persistence.inbox import SqlInbox
 from orientation_core.persistence.mapping import start_mappers
@@ -65,6 +66,7 @@ class SqlUnitOfWork:
         self.notifications = SqlNotifications(session)
         self.identite = SqlIdentite(session)
         self.inbox = SqlInbox(session)
+        self.fhir = SqlFhirResources(session)
         self._after_commit = after_commit or []
 
     def flush(self) -> None:

@@ -1,0 +1,227 @@
+"""Drain the inbox: claim due rows (per-patient order), map each with ``mappings.hl7v2``, apply it to the registry,
+write the verdict and the attempt.
+
+One transaction per batch, one savepoint per message: a batch of 50 messages costs one commit (fsync bounds a
+commit-per-message pipeline to a few hundred messages per second on PostgreSQL), and a failing message rolls back
+only its own changes. Outcomes:
+
+- ``processed``: applied; the outcome lists what was applied, the warnings and the conflicts;
+- ``rejected``: the message is invalid for PAM FR (mapping errors); never retried, does not hold its patient;
+- ``failed``: applying raised (unknown établissement, store error…); retried with exponential backoff
+  (``next_attempt_at``), and later rows of the same patient wait; after ``max_attempts`` → ``dead`` (dead letter,
+  replayable by an operator).
+
+INSi hook: each outcome's ``rapport.recherche_ins`` lists the patients whose identity could be looked up in INSi
+(provisional, neither doubtful nor fictitious); ``Pipeline.on_ins_lookup`` callbacks receive them after commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from sqlalchemy.exc import OperationalError
+
+from gateway.intake import translate
+from mappings.canonical import Canonical
+from mappings.hl7v2 import map_message
+from orientation_core.errors import AiguillageError, StoreUnavailable
+from orientation_core.inbox.model import InboxMessage, InboxSource, InboxStatus, Verdict
+from orientation_core.patients import registry
+from orientation_core.persistence.uow import SqlUnitOfWork, UnitOfWorkFactory
+from orientation_core.ports import Env
+
+log = structlog.get_logger("aiguillage.intake")
+
+
+@dataclass(frozen=True)
+class PipelinePolicy:
+    batch_size: int = 50
+    max_attempts: int = 5
+    backoff_base_seconds: float = 30.0  # 30 s, 1 min, 2 min, 4 min… capped
+    backoff_max_seconds: float = 3600.0
+
+    def next_attempt(self, now: dt.datetime, attempts: int) -> dt.datetime:
+        delay = min(self.backoff_base_seconds * 2 ** max(attempts - 1, 0), self.backoff_max_seconds)
+        return now + dt.timedelta(seconds=delay)
+
+
+@dataclass
+class DrainReport:
+    processed: int = 0
+    rejected: int = 0
+    failed: int = 0
+    dead: int = 0
+    batches: int = 0
+    recherche_ins: list[int] = field(default_factory=list)
+
+    @property
+    def handled(self) -> int:
+        return self.processed + self.rejected + self.failed + self.dead
+
+    def as_dict(self) -> dict[str, int]:
+        return {"processed": self.processed, "rejected": self.rejected, "failed": self.failed, "dead": self.dead,
+                "batches": self.batches}
+
+
+def _issues(canonical: Canonical) -> list[dict[str, str]]:
+    return [i.model_dump(mode="json") for i in canonical.issues]
+
+
+def apply_canonical(uow: SqlUnitOfWork, env: Env, canonical: Canonical) -> registry.Rapport:
+    """One mapped message → registry use cases, by event family."""
+    rapport = registry.Rapport()
+    entree = translate.identite(canonical)
+    if entree is None:
+        raise _Unusable("Le message ne porte pas d'identité patient exploitable (PID-3 IPP).", code="patient.absent")
+    event = canonical.event
+    if event == "A47":
+        patient = registry.change_identifier(uow, env, translate.prior_ipps(canonical), entree, rapport)
+    elif event == "A40":
+        priors = translate.prior_ipps(canonical)
+        if not priors:
+            raise _Unusable("A40 : IPP du patient absorbé (MRG-1) absent.", code="mrg1.ipp_absent")
+        patient = registry.merge(uow, env, entree, priors[0], rapport)
+    else:
+        patient = registry.upsert_identity(uow, env, entree, rapport)
+        move = translate.mouvement(canonical)
+        if move is not None:
+            registry.apply_movement(uow, env, patient, move, rapport)
+    assert patient.id is not None
+    data, provenance = translate.context(canonical)
+    if data:
+        registry.save_context(uow, env, patient.id, canonical.source.value, data, provenance, canonical.message_id)
+    return rapport
+
+
+class _Unusable(AiguillageError):
+    """A valid message the registry cannot use: rejected, not retried."""
+
+
+class Pipeline:
+    def __init__(self, uow_factory: UnitOfWorkFactory, env: Env, policy: PipelinePolicy | None = None,
+                 default_charset: str = "8859/1") -> None:
+        self.uow = uow_factory
+        self.env = env
+        self.policy = policy or PipelinePolicy()
+        self.default_charset = default_charset
+        self.on_ins_lookup: list[Callable[[list[int]], None]] = []
+
+    # ---- one message ---------------------------------------------------------------------------------------------
+
+    def _process(self, uow: SqlUnitOfWork, row: InboxMessage, now: dt.datetime) -> tuple[InboxStatus, dict[str, Any],
+                                                                                          str | None]:
+        if row.source is not InboxSource.HL7V2:
+            return (InboxStatus.REJECTED, {"statut": "rejected", "issues": [
+                {"severity": "error", "code": "source.non_prise_en_charge", "location": "",
+                 "message": f"Source « {row.source.value} » non traitée par ce pipeline."}]}, None)
+        mapped = map_message(row.raw, received_at=row.received_at,
+                             default_charset=row.charset or self.default_charset)
+        canonical = mapped.canonical
+        base: dict[str, Any] = {"evenement": canonical.event, "message_id": canonical.message_id,
+                                "issues": _issues(canonical)}
+        if not mapped.ok:
+            return InboxStatus.REJECTED, {"statut": "rejected", **base}, None
+        savepoint = uow.session.begin_nested()
+        try:
+            rapport = apply_canonical(uow, self.env, canonical)
+            uow.session.flush()
+        except (StoreUnavailable, OperationalError):  # the store, not the message: the whole batch is retried
+            raise
+        except _Unusable as exc:
+            savepoint.rollback()
+            base["issues"].append({"severity": "error", "code": exc.code, "location": "", "message": exc.message})
+            return InboxStatus.REJECTED, {"statut": "rejected", **base}, None
+        except Exception as exc:  # any failure of one message is recorded on it, never lost
+            savepoint.rollback()
+            code = exc.code if isinstance(exc, AiguillageError) else type(exc).__name__
+            message = exc.message if isinstance(exc, AiguillageError) else "Erreur interne pendant le traitement."
+            if not isinstance(exc, AiguillageError):
+                log.exception("intake.error", inbox_id=row.id)
+            return (InboxStatus.FAILED, {"statut": "failed", **base, "erreur": {"code": code, "message": message}},
+                    f"{code}: {message}")
+        savepoint.commit()
+        return InboxStatus.PROCESSED, {"statut": "processed", **base, "rapport": rapport.as_dict()}, None
+
+    # ---- batches -------------------------------------------------------------------------------------------------
+
+    def run_batch(self) -> DrainReport:
+        """Claim and process one batch in one transaction. Returns what it did (empty when nothing was due)."""
+        report = DrainReport()
+        with self.uow() as uow:
+            now = self.env.clock.now()
+            rows = uow.intake.claim(now, self.policy.batch_size)
+            blocked: set[str] = set()  # patients with a failure in this batch: their later rows wait
+            for row in rows:
+                if row.patient_key and row.patient_key in blocked:
+                    continue
+                status, outcome, error = self._process(uow, row, now)
+                attempts = row.attempts + 1
+                next_at = None
+                if status is InboxStatus.FAILED:
+                    if row.patient_key:
+                        blocked.add(row.patient_key)
+                    if attempts >= self.policy.max_attempts:
+                        status = InboxStatus.DEAD
+                        outcome["statut"] = "dead"
+                    else:
+                        next_at = self.policy.next_attempt(now, attempts)
+                uow.intake.finish(row.id, status=status, attempts=attempts, outcome=outcome, error=error, at=now,
+                                  next_attempt_at=next_at)
+                setattr(report, status.value, getattr(report, status.value) + 1)
+                for pid in (outcome.get("rapport") or {}).get("recherche_ins", []):
+                    if pid not in report.recherche_ins:
+                        report.recherche_ins.append(pid)
+            report.batches = 1 if rows else 0
+        if report.recherche_ins:
+            for hook in self.on_ins_lookup:
+                try:
+                    hook(list(report.recherche_ins))
+                except Exception:  # committed already: the INS side has its own safety net
+                    log.warning("intake.ins_hook_failed", exc_info=True)
+        return report
+
+    def drain(self, max_batches: int | None = None) -> DrainReport:
+        """Process batches until nothing due is left (or ``max_batches``)."""
+        total = DrainReport()
+        while max_batches is None or total.batches < max_batches:
+            report = self.run_batch()
+            if report.batches == 0 or report.handled == 0:
+                break
+            for name in ("processed", "rejected", "failed", "dead", "batches"):
+                setattr(total, name, getattr(total, name) + getattr(report, name))
+            total.recherche_ins.extend(p for p in report.recherche_ins if p not in total.recherche_ins)
+        if total.handled:
+            log.info("intake.drain", **total.as_dict())
+        return total
+
+    def process_one(self, inbox_id: int) -> Verdict:
+        """For the listener's "ACK after processing" mode: drain what is due (this row included, in its patient's
+        order), then answer with this row's verdict."""
+        self.drain(max_batches=20)
+        with self.uow() as uow:
+            row = uow.inbox.get(inbox_id)
+        return verdict_of(row)
+
+
+def verdict_of(row: InboxMessage | None) -> Verdict:
+    """Inbox row → ACK verdict (HL7 table 0357 codes in ERR-3)."""
+    if row is None:
+        return Verdict(ok=False, code="206", reason_fr="Message introuvable", reason_en="Message not found")
+    if row.status is InboxStatus.PROCESSED:
+        return Verdict(ok=True)
+    issues = (row.outcome or {}).get("issues", [])
+    first_error = next((i for i in issues if i.get("severity") == "error"), None)
+    if row.status is InboxStatus.REJECTED:
+        code = {"evenement.inconnu": "201", "msh12.version": "203"}.get(
+            first_error["code"] if first_error else "", "207")
+        location = first_error.get("location", "") if first_error else ""
+        return Verdict(ok=False, rejected=True, code=code, location=location.replace("-", "^1^", 1),
+                       reason_fr=first_error.get("message", "Message refusé") if first_error else "Message refusé",
+                       reason_en="Message rejected")
+    erreur = (row.outcome or {}).get("erreur", {})
+    return Verdict(ok=False, rejected=False, code="207",
+                   reason_fr=erreur.get("message", "Traitement en attente"), reason_en="Application error")

@@ -1,0 +1,146 @@
+"""Process-side inbox SQL for the ingest pipeline and the operator API (``uow.intake``).
+
+The listener's store path lives in ``persistence/inbox.py``; this module claims due rows, keeps per-patient order,
+writes the pipeline's verdict and its attempts, and answers the operator's searches and replays.
+
+Per-patient order: a row is processed only when no earlier row with the same ``patient_key`` is still unfinished
+(``received``, ``processing`` or ``failed``); a ``dead`` row no longer holds its patient back (it left the flow; the
+operator replays it or not). Claiming: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several workers share the feed;
+on SQLite the claim starts with a write, which takes the database's single write lock for the batch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from orientation_core.inbox.model import InboxMessage, InboxSource, InboxStatus
+from orientation_core.persistence import tables as t
+from orientation_core.persistence.inbox import _to_message
+
+_C = t.inbox_message.c
+_A = t.inbox_attempt.c
+UNFINISHED = (InboxStatus.RECEIVED, InboxStatus.PROCESSING, InboxStatus.FAILED)
+DUE = (InboxStatus.RECEIVED, InboxStatus.FAILED)
+# Columns listed without the raw bytes and the ACK: what a search result shows.
+_SUMMARY = [c for c in t.inbox_message.c if c.name not in ("raw", "ack")]
+
+
+@dataclass(frozen=True)
+class Attempt:
+    id: int
+    inbox_id: int
+    at: dt.datetime
+    outcome: str
+    error: str | None
+
+
+@dataclass(frozen=True)
+class InboxQuery:
+    sender: str = ""  # MSH-3 or MSH-4 (contains, case-insensitive)
+    message_type: str = ""  # MSH-9.1, e.g. ADT
+    event: str = ""  # MSH-9.2, e.g. A01
+    statuses: tuple[InboxStatus, ...] = ()
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    patient_key: str = ""  # the IPP (patient_key starts with it) or the whole key
+    control_id: str = ""
+    source: InboxSource | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+class SqlIntake:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    # ---- the pipeline ------------------------------------------------------------------------------------------
+
+    def claim(self, now: dt.datetime, limit: int) -> list[InboxMessage]:
+        """Lock and return due rows in id order, leaving out rows held back by an earlier unfinished row of their
+        patient that is not part of this batch. The caller processes them in order in this transaction."""
+        dialect = self._s.get_bind().dialect.name
+        if dialect == "sqlite":  # one writer: take the write lock now, so two workers never claim the same rows
+            self._s.execute(sa.update(t.inbox_message).where(_C.id == -1).values(attempts=_C.attempts))
+        due = sa.or_(_C.next_attempt_at.is_(None), _C.next_attempt_at <= now)
+        stmt = (sa.select(t.inbox_message).where(_C.status.in_(DUE), due).order_by(_C.id).limit(limit))
+        if dialect == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        rows = [_to_message(r) for r in self._s.execute(stmt)]
+        if not rows:
+            return []
+        keys = {r.patient_key for r in rows if r.patient_key}
+        first_outside: dict[str, int] = {}
+        if keys:
+            ids = [r.id for r in rows]
+            q = (sa.select(_C.patient_key, sa.func.min(_C.id))
+                 .where(_C.patient_key.in_(sorted(keys)), _C.status.in_(UNFINISHED), _C.id.not_in(ids))
+                 .group_by(_C.patient_key))
+            first_outside = {str(k): int(i) for k, i in self._s.execute(q)}
+        return [r for r in rows if not (r.patient_key and first_outside.get(r.patient_key, r.id) < r.id)]
+
+    def finish(self, inbox_id: int, *, status: InboxStatus, attempts: int, outcome: dict[str, Any] | None,
+               error: str | None, at: dt.datetime, next_attempt_at: dt.datetime | None = None) -> None:
+        """Write the verdict of one attempt and append it to the row's history."""
+        self._s.execute(sa.update(t.inbox_message).where(_C.id == inbox_id).values(
+            status=status, attempts=attempts, outcome=outcome, last_error=error, next_attempt_at=next_attempt_at,
+            processed_at=at if status in (InboxStatus.PROCESSED, InboxStatus.REJECTED) else None))
+        self._s.execute(sa.insert(t.inbox_attempt).values(inbox_id=inbox_id, at=at, outcome=status.value,
+                                                          error=error))
+
+    def pending_count(self) -> int:
+        return int(self._s.scalar(sa.select(sa.func.count()).select_from(t.inbox_message)
+                                  .where(_C.status.in_(UNFINISHED))) or 0)
+
+    # ---- the operator ------------------------------------------------------------------------------------------
+
+    def search(self, query: InboxQuery) -> list[dict[str, Any]]:
+        stmt = sa.select(*_SUMMARY)
+        if query.sender:
+            pattern = f"%{query.sender.lower()}%"
+            stmt = stmt.where(sa.or_(sa.func.lower(_C.sender_app).like(pattern),
+                                     sa.func.lower(_C.sender_facility).like(pattern)))
+        if query.message_type:
+            stmt = stmt.where(_C.message_type == query.message_type)
+        if query.event:
+            stmt = stmt.where(_C.trigger_event == query.event)
+        if query.statuses:
+            stmt = stmt.where(_C.status.in_(query.statuses))
+        if query.since is not None:
+            stmt = stmt.where(_C.received_at >= query.since)
+        if query.until is not None:
+            stmt = stmt.where(_C.received_at < query.until)
+        if query.patient_key:
+            key = query.patient_key.replace("\\", "").replace("%", "").replace("_", r"\_")
+            stmt = stmt.where(sa.or_(_C.patient_key == query.patient_key,
+                                     _C.patient_key.like(f"{key}^%", escape="\\")))
+        if query.control_id:
+            stmt = stmt.where(_C.control_id == query.control_id)
+        if query.source is not None:
+            stmt = stmt.where(_C.source == query.source)
+        stmt = stmt.order_by(_C.id.desc()).offset(query.offset).limit(query.limit)
+        return [dict(r._mapping) for r in self._s.execute(stmt)]
+
+    def attempts(self, inbox_id: int) -> list[Attempt]:
+        rows = self._s.execute(sa.select(t.inbox_attempt).where(_A.inbox_id == inbox_id).order_by(_A.id))
+        return [Attempt(r.id, r.inbox_id, r.at, r.outcome, r.error) for r in rows]
+
+    def replay(self, ids: Sequence[int], at: dt.datetime, actor: str) -> list[int]:
+        """Back to ``received`` with a fresh retry budget; the attempt history stays and records the replay."""
+        found = [i for (i,) in self._s.execute(sa.select(_C.id).where(_C.id.in_(list(ids))).order_by(_C.id))]
+        if not found:
+            return []
+        self._s.execute(sa.update(t.inbox_message).where(_C.id.in_(found)).values(
+            status=InboxStatus.RECEIVED, attempts=0, next_attempt_at=None, processed_at=None))
+        self._s.execute(sa.insert(t.inbox_attempt), [
+            {"inbox_id": i, "at": at, "outcome": "replay", "error": f"rejoué par {actor}"} for i in found])
+        return found
+
+    def counts(self) -> dict[str, int]:
+        rows = self._s.execute(sa.select(_C.status, sa.func.count()).group_by(_C.status))
+        return {(s.value if isinstance(s, InboxStatus) else str(s)): int(n) for s, n in rows}

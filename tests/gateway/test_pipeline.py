@@ -1,0 +1,235 @@
+"""The ingest pipeline over the demo database (SQLite and PostgreSQL): inbox rows written as the listener writes
+them, drained by ``ingest.process``; registry, outcomes, attempts, per-patient order, retries, dead letters."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from gateway.container import Container, build_container
+from gateway.intake import Pipeline, PipelinePolicy
+from gateway.intake.pipeline import verdict_of
+from gateway.settings import PROJECT_ROOT, Settings
+from mappings.hl7v2 import parse
+from orientation_core.clock import FrozenClock
+from orientation_core.inbox.model import InboxSource, InboxStatus, NewInboxMessage
+from orientation_core.patients.model import StatutIdentite, StatutSejour, TypeIdentifiantPatient
+from orientation_core.persistence import tables
+
+SAMPLES = PROJECT_ROOT / "samples" / "hl7v2"
+T0 = dt.datetime(2026, 3, 20, 9, 0, tzinfo=dt.UTC)
+FINESS = "690001011"
+
+
+def sample(name: str) -> bytes:
+    return (SAMPLES / f"{name}.hl7").read_bytes()
+
+
+def inbox_row(raw: bytes, received_at: dt.datetime = T0, control_id: str | None = None) -> NewInboxMessage:
+    """What the listener stores: raw bytes + MSH fields + the patient key (PID-3 IPP ``CX-1^CX-4.1``)."""
+    msg = parse(raw.decode("latin-1"))
+    pid = msg.segment("PID")
+    key = None
+    if pid is not None:
+        ipp = next((r for r in pid.field(3).reps if r.component(5) == "PI"), None)
+        key = f"{ipp.component(1)}^{ipp.sub(4, 1)}" if ipp is not None else None
+    return NewInboxMessage(
+        source=InboxSource.HL7V2, sender_app=msg.msh.field(3).raw, sender_facility=msg.msh.field(4).raw,
+        control_id=control_id if control_id is not None else msg.control_id, message_type=msg.message_type,
+        trigger_event=msg.event, raw=raw, received_at=received_at, version=msg.version,
+        charset=msg.msh.value(18), patient_key=key)
+
+
+def store(container: Container, *raws: bytes | NewInboxMessage) -> list[int]:
+    rows = [r if isinstance(r, NewInboxMessage) else inbox_row(r) for r in raws]
+    with container.uow() as uow:
+        return [uow.inbox.add(r).inbox_id for r in rows]
+
+
+def rewrite(raw: bytes, replacements: dict[str, str]) -> bytes:
+    text = raw.decode("latin-1")
+    for old, new in replacements.items():
+        text = text.replace(old, new)
+    return text.encode("latin-1")
+
+
+@pytest.fixture
+def container(demo_db: Any) -> Any:
+    made = build_container(Settings(database_url=demo_db.url), clock=FrozenClock(T0), queue="sync")
+    yield made
+    made.engine.dispose()
+
+
+def rows(container: Container) -> dict[int, Any]:
+    with container.engine.connect() as conn:
+        return {r.id: r for r in conn.execute(sa.select(tables.inbox_message).order_by(tables.inbox_message.c.id))}
+
+
+def attempts(container: Container, inbox_id: int) -> list[str]:
+    with container.uow() as uow:
+        return [a.outcome for a in uow.intake.attempts(inbox_id)]
+
+
+def test_a_patient_story_lands_in_the_registry_with_its_context(container: Container) -> None:
+    ids = store(container, sample("adt_a28__creation"), sample("adt_a01__nominal"), sample("adt_a02__transfer"),
+                sample("adt_a03__discharge"))
+    report = container.run_task("ingest.process")
+    assert report == {"processed": 4, "rejected": 0, "failed": 0, "dead": 0, "batches": 1}
+    with container.uow() as uow:
+        patient = uow.patients.by_identifier(TypeIdentifiantPatient.IPP, "900001", FINESS)
+        assert patient is not None and patient.id is not None
+        assert (patient.nom_naissance, patient.prenoms, patient.nom_utilise) == ("ADRUN", ["ZOE", "MARIE"], "DUPONT")
+        assert patient.statut_identite is StatutIdentite.QUALIFIEE and patient.lieu_naissance_code == "63220"
+        ins = uow.patients.by_identifier(TypeIdentifiantPatient.INS_NIR, "275126322074974", "1.2.250.1.213.1.4.8")
+        assert ins is not None and ins.id == patient.id
+        (sejour,) = uow.patients.sejours(patient.id)
+        assert (sejour.nda, sejour.statut, sejour.code_uf) == ("2026000123", StatutSejour.SORTI, "1102")
+        assert sejour.unite_id is not None
+        assert [m.evenement for m in uow.patients.mouvements(sejour.id)] == ["A01", "A02", "A03"]
+        (ctx,) = uow.patients.contextes(patient.id)
+        assert ctx.donnees["medecin_traitant"]["rpps"] == "10100000058"
+        assert {c["role"] for c in ctx.donnees["contacts"]} == {"personne_confiance"}  # the A01's NK1 is the latest
+        assert [c["kind"] for c in ctx.donnees["coverages"]] == ["AMO"]
+        assert ctx.provenance["medecin_traitant"] == "ROL[1]-4"
+        assert ctx.provenance["identity_source"] == "ZFD-5" and ctx.donnees["nss"] == "275126322074974"
+    final = rows(container)
+    assert all(final[i].status == InboxStatus.PROCESSED for i in ids)
+    outcome = final[ids[0]].outcome
+    assert outcome["statut"] == "processed" and "patient.cree" in outcome["rapport"]["applique"]
+    assert attempts(container, ids[0]) == ["processed"]
+    assert container.run_task("ingest.process")["processed"] == 0  # nothing left: a second drain is a no-op
+
+
+def test_invalid_messages_are_rejected_once_with_their_issues_and_hold_nobody(container: Container) -> None:
+    ids = store(container, sample("neg__unknown_event"), sample("neg__wrong_zbe"),
+                rewrite(sample("adt_a31__update"), {"HSE-A31-0001": "X-1"}))
+    report = container.run_task("ingest.process")
+    assert report["rejected"] == 2 and report["processed"] == 1
+    final = rows(container)
+    assert final[ids[0]].status == InboxStatus.REJECTED
+    assert [i["code"] for i in final[ids[0]].outcome["issues"]] == ["evenement.inconnu"]
+    assert final[ids[1]].outcome["issues"][0]["message"].startswith("ZBE-4 vaut INSERT")
+    assert final[ids[2]].status == InboxStatus.PROCESSED  # same patient, after two rejected rows
+    verdict = verdict_of_row(container, ids[0])
+    assert verdict.rejected and verdict.code == "201"
+
+
+def verdict_of_row(container: Container, inbox_id: int) -> Any:
+    with container.uow() as uow:
+        return verdict_of(uow.inbox.get(inbox_id))
+
+
+def test_untrusted_ins_is_kept_out_of_the_registry_with_a_warning(container: Container) -> None:
+    (bad_key,) = store(container, sample("neg__invalid_ins_key"))
+    container.run_task("ingest.process")
+    row = rows(container)[bad_key]
+    assert row.status == InboxStatus.PROCESSED
+    assert [i["code"] for i in row.outcome["issues"]] == ["ins.cle_invalide"]
+    with container.uow() as uow:
+        patient = uow.patients.by_identifier(TypeIdentifiantPatient.IPP, "900001", FINESS)
+        assert patient is not None and patient.id is not None
+        assert [i.type for i in uow.patients.identifiers(patient.id)] == [TypeIdentifiantPatient.IPP]
+        assert patient.statut_identite is StatutIdentite.VALIDEE
+        assert row.outcome["rapport"]["recherche_ins"] == [patient.id]  # the INSi hook
+
+
+def test_a_failing_message_blocks_its_patient_not_the_feed_then_dead_letter_and_replay(demo_db: Any) -> None:
+    clock = FrozenClock(T0)
+    container = build_container(Settings(database_url=demo_db.url), clock=clock, queue="sync")
+    pipeline = Pipeline(container.uow, container.env, PipelinePolicy(max_attempts=3, backoff_base_seconds=10))
+    unknown_site = rewrite(sample("adt_a01__nominal"), {"HSE&690001011&M^AN": "X&750000000&M^AN"})
+    other = rewrite(sample("adt_a28__creation"), {"900001^": "900500^", "HSE-A28-0001": "OTHER-1",
+                                                    "275126322074974^^^ASIP": "236066322083656^^^ASIP"})
+    failing, later, independent = store(container, unknown_site, sample("adt_a31__update"), other)
+    try:
+        pipeline.drain()
+        state = rows(container)
+        assert state[failing].status == InboxStatus.FAILED
+        assert state[failing].next_attempt_at == T0 + dt.timedelta(seconds=10)
+        assert "etablissement.inconnu" in state[failing].last_error
+        assert state[later].status == InboxStatus.RECEIVED  # waits behind its patient's failure
+        assert state[independent].status == InboxStatus.PROCESSED  # the feed goes on
+        pipeline.drain()  # not due yet: nothing happens
+        assert rows(container)[failing].attempts == 1
+        clock.advance(seconds=10)
+        pipeline.drain()
+        assert rows(container)[failing].next_attempt_at == T0 + dt.timedelta(seconds=30)  # 10 s, then 20 s
+        clock.advance(seconds=20)
+        pipeline.drain()
+        state = rows(container)
+        assert state[failing].status == InboxStatus.DEAD and state[failing].attempts == 3
+        assert state[later].status == InboxStatus.PROCESSED  # a dead letter no longer holds the patient
+        assert attempts(container, failing) == ["failed", "failed", "dead"]
+        # the operator fixes the directory (the stay's établissement), then replays the dead letter
+        with container.uow() as uow:
+            uow.session.execute(sa.update(tables.etablissement).where(tables.etablissement.c.finess == FINESS)
+                                .values(finess="750000000"))
+        with container.uow() as uow:
+            assert uow.intake.replay([failing], clock.now(), "admin") == [failing]
+        pipeline.drain()
+        state = rows(container)
+        assert state[failing].status == InboxStatus.PROCESSED and state[failing].attempts == 1
+        assert attempts(container, failing) == ["failed", "failed", "dead", "replay", "processed"]
+    finally:
+        container.engine.dispose()
+
+
+def test_several_workers_apply_each_message_once_in_patient_order(container: Container, demo_db: Any) -> None:
+    # 8 patients × 6 successive A31 updates of the used name: the last one must win for each patient. (Without
+    # the INS: eight patients sharing one INS is a real conflict, covered by the registry tests.)
+    raws: list[NewInboxMessage] = []
+    base = sample("adt_a31__update").replace(
+        b"~275126322074974^^^ASIP-SANTE-INS-NIR&1.2.250.1.213.1.4.8&ISO^INS", b"")
+    for step in range(6):
+        for p in range(8):
+            raw = rewrite(base, {"900001^": f"2000{p:02d}^", "MARTIN^ZOE": f"NOM{step}^ZOE"})
+            raws.append(inbox_row(raw, control_id=f"W-{p}-{step}"))
+    store(container, *raws)
+    policy = PipelinePolicy(batch_size=5)
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        worker = build_container(Settings(database_url=demo_db.url), clock=FrozenClock(T0), queue="sync")
+        try:
+            Pipeline(worker.uow, worker.env, policy).drain()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            worker.engine.dispose()
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors
+    Pipeline(container.uow, container.env, policy).drain()  # whatever a worker left when it saw nothing due
+    state = rows(container)
+    assert all(r.status == InboxStatus.PROCESSED for r in state.values())
+    with container.engine.connect() as conn:
+        counts = dict(conn.execute(sa.select(tables.inbox_attempt.c.inbox_id, sa.func.count())
+                                   .group_by(tables.inbox_attempt.c.inbox_id)).all())
+    assert set(counts.values()) == {1}  # each message applied exactly once
+    with container.uow() as uow:
+        for p in range(8):
+            patient = uow.patients.by_identifier(TypeIdentifiantPatient.IPP, f"2000{p:02d}", FINESS)
+            assert patient is not None and patient.nom_utilise == "NOM5", p
+
+
+def test_every_sample_goes_through_the_pipeline_without_an_unexpected_failure(container: Container) -> None:
+    """All golden samples, in file order: each is processed or rejected as its golden file says."""
+    import json
+
+    files = sorted(Path(SAMPLES).glob("*.hl7"))
+    ids = store(container, *[inbox_row(f.read_bytes(), control_id=f.stem) for f in files])
+    container.run_task("ingest.process")
+    state = rows(container)
+    for path, inbox_id in zip(files, ids, strict=True):
+        golden = json.loads(path.with_suffix(".expected.json").read_text(encoding="utf-8"))
+        expected = InboxStatus.PROCESSED if golden["outcome"] == "accepted" else InboxStatus.REJECTED
+        assert state[inbox_id].status == expected, (path.name, state[inbox_id].outcome)
