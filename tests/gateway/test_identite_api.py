@@ -1,0 +1,128 @@
+"""Identity vigilance over the HTTP API with a real INSi simulator on loopback: "Récupérer l'INS",
+validation by document, "Vérifier l'INS", attributes, outage (never blocks, retry queued and run by the
+``ins.lookup`` task), conflicts work list, duplicates; the INS never leaves unless the identity is qualified."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from ins.simulator import InsiSimulator
+
+MARTIN = "810100000017"  # prescripteur médical, forme_ins
+BERNARD = "sbernard"  # prescripteur, not INS-trained
+
+ADRUN = {"nom_naissance": "ADRUN", "prenoms": ["ZOE"], "date_naissance": "1975-12-31", "sexe": "F"}
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[InsiSimulator]:
+    with InsiSimulator() as s:
+        yield s
+
+
+def _patient_with_dossier(api: Any, traits: dict[str, Any]) -> int:
+    patient = api.ok(api.post(MARTIN, "/api/v1/patients", json=traits), 201)
+    api.ok(api.post(MARTIN, "/api/v1/dossiers", json={
+        "module": "sanitaire", "patient_id": patient["id"], "unite_id": api.unite_id("1101")}), 201)
+    return int(patient["id"])
+
+
+def _no_ins_in(body: Any, matricule: str) -> bool:
+    return matricule not in json.dumps(body, default=str)
+
+
+def test_recuperer_valider_verifier(make_api: Callable[..., Any], sim: InsiSimulator) -> None:
+    api = make_api(insi_url=sim.url)
+    pid = _patient_with_dossier(api, ADRUN)
+    base = f"/api/v1/patients/{pid}/identite"
+
+    issue = api.ok(api.post(MARTIN, f"{base}/recuperer-ins"))
+    assert issue["issue"] == "trouvee" and issue["statut"] == "recuperee" and issue["code_cr"] == "00"
+    # récupérée: the INS stays inside; no API view shows it
+    for path in (base, f"/api/v1/patients/{pid}"):
+        assert _no_ins_in(api.ok(api.get(MARTIN, path)), "2751263220749")
+    assert api.ok(api.get(MARTIN, base))["ins_recupere"] is True
+
+    issue = api.ok(api.post(MARTIN, f"{base}/validation", json={"piece_identite": "CN"}))
+    assert issue["statut"] == "qualifiee"
+    view = api.ok(api.get(MARTIN, base))
+    assert view["ins"]["valeur"] == "275126322074974" and view["piece_identite"] == "CN"
+    assert api.ok(api.get(MARTIN, f"/api/v1/patients/{pid}"))["statut_identite"] == "qualifiee"
+
+    assert api.ok(api.post(MARTIN, f"{base}/verifier-ins"))["issue"] == "conforme"
+    actions = [t["action"] for t in api.ok(api.get(MARTIN, base))["trace"]]
+    assert actions == ["insi_interrogation", "ins_recupere", "piece_validee", "verification_reussie"]
+
+
+def test_only_ins_trained_users(make_api: Callable[..., Any], sim: InsiSimulator) -> None:
+    api = make_api(insi_url=sim.url)
+    pid = _patient_with_dossier(api, ADRUN)
+    api.problem(api.post(BERNARD, f"/api/v1/patients/{pid}/identite/recuperer-ins"), 403, "identite.non_forme")
+
+
+def test_outage_never_blocks_and_the_task_retries(make_api: Callable[..., Any]) -> None:
+    with InsiSimulator() as later:
+        url = later.url
+    api = make_api(insi_url=url)  # nothing listens there now
+    pid = _patient_with_dossier(api, ADRUN)
+    issue = api.ok(api.post(MARTIN, f"/api/v1/patients/{pid}/identite/recuperer-ins"))
+    assert issue["issue"] == "en_attente" and issue["statut"] == "provisoire"
+    view = api.ok(api.get(MARTIN, f"/api/v1/patients/{pid}/identite"))
+    assert [r["statut"] for r in view["recherches"]] == ["en_attente"]
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    with InsiSimulator(port=port):
+        api.clock.advance(minutes=2)  # past the backoff
+        api.container.run_task("ins.lookup")
+    view = api.ok(api.get(MARTIN, f"/api/v1/patients/{pid}/identite"))
+    assert view["statut"] == "recuperee" and view["recherches"][0]["statut"] == "terminee"
+
+
+def test_douteuse_forces_provisoire_and_forbids_insi(make_api: Callable[..., Any], sim: InsiSimulator) -> None:
+    api = make_api(insi_url=sim.url)
+    pid = _patient_with_dossier(api, ADRUN)
+    base = f"/api/v1/patients/{pid}/identite"
+    api.ok(api.post(MARTIN, f"{base}/recuperer-ins"))
+    assert api.ok(api.put(MARTIN, f"{base}/attributs/douteuse", json={"actif": True}))["statut"] == "provisoire"
+    assert api.ok(api.get(MARTIN, base))["ins_recupere"] is False
+    api.problem(api.post(MARTIN, f"{base}/recuperer-ins"), 409, "identite.transition_interdite")
+    api.problem(api.put(MARTIN, f"{base}/attributs/fictive", json={"actif": True}), 409,
+                "identite.attributs_incompatibles")
+
+
+def test_different_ins_for_a_qualified_identity_goes_to_the_work_list(make_api: Callable[..., Any],
+                                                                      sim: InsiSimulator) -> None:
+    api = make_api(insi_url=sim.url)
+    pid = _patient_with_dossier(api, {"nom_naissance": "MARTIN", "prenoms": ["JEAN"], "date_naissance":
+                                      "1948-05-01", "sexe": "M", "lieu_naissance_code": "69123"})
+    base = f"/api/v1/patients/{pid}/identite"
+    api.ok(api.post(MARTIN, f"{base}/recuperer-ins"))
+    api.ok(api.post(MARTIN, f"{base}/validation", json={"piece_identite": "PA"}))
+    # the birthplace was wrong: with 75056 INSi answers the other MARTIN JEAN
+    with api.container.uow() as uow:
+        patient = uow.patients.get(pid)
+        patient.lieu_naissance_code = "75056"
+    issue = api.ok(api.post(MARTIN, f"{base}/verifier-ins"))
+    assert issue["issue"] == "non_conforme" and issue["statut"] == "validee" and issue["conflit_id"]
+    conflits = api.ok(api.get(MARTIN, "/api/v1/identite/conflits"))
+    assert [c["id"] for c in conflits] == [issue["conflit_id"]]
+    assert api.ok(api.get(MARTIN, base))["ins"] is None
+    decided = api.ok(api.post(MARTIN, f"/api/v1/identite/conflits/{issue['conflit_id']}", json={"appliquer": False}))
+    assert decided["issue"] == "rejete" and api.ok(api.get(MARTIN, "/api/v1/identite/conflits")) == []
+
+
+def test_duplicates_by_tolerant_traits(make_api: Callable[..., Any], sim: InsiSimulator) -> None:
+    api = make_api(insi_url=sim.url)
+    pid = _patient_with_dossier(api, {"nom_naissance": "LE GALL-MARTIN", "prenoms": ["Zoé", "Anne"],
+                                      "date_naissance": "1975-12-31", "sexe": "F"})
+    twin = _patient_with_dossier(api, {"nom_naissance": "DURAND", "nom_utilise": "LEGALL MARTIN",
+                                       "prenoms": ["ZOE"], "date_naissance": "1975-12-31", "sexe": "F"})
+    other = _patient_with_dossier(api, {"nom_naissance": "PETIT", "prenoms": ["LUC"],
+                                        "date_naissance": "1975-12-31", "sexe": "M"})
+    found = api.ok(api.get(MARTIN, f"/api/v1/patients/{pid}/doublons"))
+    ids = [c["patient_id"] for c in found]
+    assert twin in ids and other not in ids
+    assert found[0]["score"] >= 0.6 and found[0]["raisons"]
