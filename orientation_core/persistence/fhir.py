@@ -1,0 +1,156 @@
+"""FHIR resource store: versions, identifier index, search values (tables ``fhir_resource``, ``fhir_identifier``,
+``fhir_search``; migration 0006).
+
+It lives in persistence rather than in the gateway because it shares the request's unit of work: one FHIR
+transaction Bundle writes its resource versions and its inbox row in the same database transaction, and the
+read-back joins nothing else. The repository knows nothing of FHIR semantics: the FHIR edge (``gateway.fhir``)
+computes the identifiers and search values of a resource and hands them in; resources are plain JSON dicts whose
+``meta.versionId`` / ``meta.lastUpdated`` this store sets.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from orientation_core.persistence import tables as t
+
+_R = t.fhir_resource.c
+_I = t.fhir_identifier.c
+_S = t.fhir_search.c
+
+# (name, operator, value): operator "eq" (exact), "sw" (starts with), or for dates "ge"/"gt"/"le"/"lt"
+Criterion = tuple[str, str, str]
+
+
+def _instant(at: dt.datetime) -> str:
+    return at.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class SqlFhirResources:
+    """``uow.fhir``."""
+
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    # --- reads ----------------------------------------------------------------------------------------------------
+
+    def current(self, resource_type: str, resource_id: str) -> dict[str, Any] | None:
+        stmt = sa.select(_R.content).where(_R.resource_type == resource_type, _R.resource_id == resource_id,
+                                           _R.current.is_(True))
+        content: dict[str, Any] | None = self._s.execute(stmt).scalar_one_or_none()
+        return content
+
+    def version(self, resource_type: str, resource_id: str, version_id: int) -> dict[str, Any] | None:
+        stmt = sa.select(_R.content).where(_R.resource_type == resource_type, _R.resource_id == resource_id,
+                                           _R.version_id == version_id)
+        content: dict[str, Any] | None = self._s.execute(stmt).scalar_one_or_none()
+        return content
+
+    def history(self, resource_type: str, resource_id: str) -> list[dict[str, Any]]:
+        stmt = sa.select(_R.content).where(_R.resource_type == resource_type, _R.resource_id == resource_id
+                                           ).order_by(_R.version_id.desc())
+        return list(self._s.execute(stmt).scalars())
+
+    def ids_by_identifier(self, resource_type: str, system: str | None, value: str) -> list[str]:
+        stmt = sa.select(_I.resource_id).where(_I.resource_type == resource_type, _I.value == value)
+        if system is not None:
+            stmt = stmt.where(_I.system == system)
+        return sorted(set(self._s.execute(stmt).scalars()))
+
+    def search(self, resource_type: str, *, identifiers: Sequence[tuple[str | None, str]] = (),
+               criteria: Sequence[Criterion] = (), last_updated: Sequence[tuple[str, dt.datetime]] = (),
+               count: int = 50, offset: int = 0) -> tuple[int, list[dict[str, Any]]]:
+        """Current versions matching every given parameter (AND); each ``identifiers`` item is one
+        ``system|value`` (system None: any system). Newest first. Returns (total, page)."""
+        stmt = sa.select(_R.content).where(_R.resource_type == resource_type, _R.current.is_(True))
+        count_stmt = sa.select(sa.func.count()).select_from(t.fhir_resource).where(
+            _R.resource_type == resource_type, _R.current.is_(True))
+        conditions: list[sa.ColumnElement[bool]] = []
+        for system, value in identifiers:
+            sub = sa.select(_I.resource_id).where(_I.resource_type == resource_type, _I.value == value)
+            if system is not None:
+                sub = sub.where(_I.system == system)
+            conditions.append(_R.resource_id.in_(sub))
+        for name, op, value in criteria:
+            sub_s = sa.select(_S.resource_id).where(_S.resource_type == resource_type, _S.name == name)
+            if op == "sw":
+                sub_s = sub_s.where(_S.value.startswith(value, autoescape=True))
+            elif op in ("ge", "gt", "le", "lt"):
+                column = _S.value
+                sub_s = sub_s.where({"ge": column >= value, "gt": column > value, "le": column <= value,
+                                     "lt": column < value}[op])
+            else:
+                sub_s = sub_s.where(_S.value == value)
+            conditions.append(_R.resource_id.in_(sub_s))
+        for op, at in last_updated:
+            conditions.append({"ge": _R.last_updated >= at, "gt": _R.last_updated > at,
+                               "le": _R.last_updated <= at, "lt": _R.last_updated < at}[op])
+        if conditions:
+            stmt = stmt.where(*conditions)
+            count_stmt = count_stmt.where(*conditions)
+        total = int(self._s.execute(count_stmt).scalar_one())
+        page = stmt.order_by(_R.last_updated.desc(), _R.id.desc()).limit(count).offset(offset)
+        return total, list(self._s.execute(page).scalars())
+
+    # --- writes ---------------------------------------------------------------------------------------------------
+
+    def save(self, resource: dict[str, Any], at: dt.datetime, *, identifiers: Sequence[tuple[str, str]] = (),
+             search: Sequence[tuple[str, str]] = (), unique_identifiers: bool = False,
+             expected_version: int | None = None) -> dict[str, Any]:
+        """Store a new version of ``resource`` (its ``resourceType`` and ``id`` are set): version 1 when the id is
+        new, else the current version + 1. ``expected_version`` (If-Match) must equal the current version.
+
+        Raises ``VersionConflict`` when ``expected_version`` does not match; a concurrent writer of the same
+        version or of a unique identifier makes the flush raise ``IntegrityError`` (the caller retries or
+        answers 409)."""
+        resource_type, resource_id = str(resource["resourceType"]), str(resource["id"])
+        row = self._s.execute(
+            sa.select(_R.id, _R.version_id).where(_R.resource_type == resource_type, _R.resource_id == resource_id,
+                                                  _R.current.is_(True))).first()
+        current_version = int(row.version_id) if row is not None else 0
+        if expected_version is not None and expected_version != current_version:
+            raise VersionConflict(current_version)
+        version_id = current_version + 1
+        meta = dict(resource.get("meta") or {})
+        meta["versionId"] = str(version_id)
+        meta["lastUpdated"] = _instant(at)
+        stored = {"resourceType": resource_type, "id": resource_id, "meta": meta,
+                  **{k: v for k, v in resource.items() if k not in ("resourceType", "id", "meta")}}
+        if row is not None:
+            self._s.execute(sa.update(t.fhir_resource).where(_R.id == row.id).values(current=False))
+            self._s.execute(sa.delete(t.fhir_identifier).where(_I.resource_type == resource_type,
+                                                              _I.resource_id == resource_id))
+            self._s.execute(sa.delete(t.fhir_search).where(_S.resource_type == resource_type,
+                                                          _S.resource_id == resource_id))
+        self._s.execute(sa.insert(t.fhir_resource).values(
+            resource_type=resource_type, resource_id=resource_id, version_id=version_id, last_updated=at,
+            current=True, content=stored))
+        seen: set[tuple[str, str]] = set()
+        ident_rows = []
+        for system, value in identifiers:
+            if (system, value) in seen:
+                continue
+            seen.add((system, value))
+            ident_rows.append({"resource_type": resource_type, "resource_id": resource_id, "system": system[:255],
+                               "value": value[:255],
+                               "unique_key": f"{resource_type}|{system}|{value}"[:600] if unique_identifiers else None})
+        if ident_rows:
+            self._s.execute(sa.insert(t.fhir_identifier), ident_rows)
+        search_rows = [{"resource_type": resource_type, "resource_id": resource_id, "name": name[:32],
+                        "value": value[:255]} for name, value in dict.fromkeys(search)]
+        if search_rows:
+            self._s.execute(sa.insert(t.fhir_search), search_rows)
+        return stored
+
+
+class VersionConflict(Exception):
+    """If-Match named another version than the current one (HTTP 412)."""
+
+    def __init__(self, current_version: int) -> None:
+        super().__init__(f"current version is {current_version}")
+        self.current_version = current_version
