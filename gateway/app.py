@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 
 from gateway import errors
 from gateway.api import dossiers, identite, people
+from gateway.api import inbox as inbox_api
 from gateway.container import Container, build_container
 from gateway.fhir import router as fhir_router
 from gateway.settings import Settings
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(dossiers.router)
     app.include_router(fhir_router)  # FHIR R4, base /fhir/r4
     app.include_router(identite.router)
+    app.include_router(inbox_api.router)  # operator console of inbound messages (gateway/api/inbox.py)
 
     @app.middleware("http")
     async def metrics(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -186,6 +186,12 @@ def may_manage_identity(subject: Subject, forme_ins: bool) -> bool:
     return forme_ins and may_register_patient(subject)
 
 
+def may_supervise_inbox(subject: Subject) -> bool:
+    """The inbound-message console (search, raw messages, replay, dead letters): platform administrators only.
+    Raw HL7 carries identities of every patient of every établissement, so no unit-level right opens it."""
+    return subject.administrateur
+
+
 def require(subject: Subject, action: Action, scope: Scope, now: dt.datetime) -> None:
     if not allowed(subject, action, scope, now):
         raise Forbidden(

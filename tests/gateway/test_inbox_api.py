@@ -1,0 +1,126 @@
+"""Operator console of inbound messages over HTTP, on the demo database: search, detail (raw, canonical, outcome,
+attempts), replay one / many / by status, dead letters; administrators only."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from gateway.settings import PROJECT_ROOT
+from mappings.hl7v2 import parse
+from orientation_core.inbox.model import InboxSource, NewInboxMessage
+from orientation_core.persistence import tables
+
+SAMPLES = PROJECT_ROOT / "samples" / "hl7v2"
+ADMIN, MARTIN = "admin", "810100000017"
+
+
+def store(api: Any, name: str, *, replace: tuple[bytes, bytes] | None = None,
+          received_at: dt.datetime | None = None) -> int:
+    raw = (SAMPLES / f"{name}.hl7").read_bytes()
+    if replace is not None:
+        raw = raw.replace(*replace)
+    msg = parse(raw.decode("latin-1"))
+    pid = msg.segment("PID")
+    key = None
+    if pid is not None:
+        ipp = next(r for r in pid.field(3).reps if r.component(5) == "PI")
+        key = f"{ipp.component(1)}^{ipp.sub(4, 1)}"
+    row = NewInboxMessage(source=InboxSource.HL7V2, sender_app=msg.msh.field(3).raw,
+                          sender_facility=msg.msh.field(4).raw, control_id=msg.control_id or name,
+                          message_type=msg.message_type, trigger_event=msg.event, raw=raw,
+                          received_at=received_at or api.clock.now(), version=msg.version,
+                          charset=msg.msh.value(18), patient_key=key)
+    with api.container.uow() as uow:
+        return uow.inbox.add(row).inbox_id
+
+
+@pytest.fixture
+def api(make_api: Any) -> Any:
+    return make_api(queue="sync")
+
+
+def test_only_administrators_open_the_console(api: Any) -> None:
+    store(api, "adt_a28__creation")
+    api.problem(api.get(MARTIN, "/api/v1/messages"), 403, "droits.refuse")
+    api.problem(api.post(MARTIN, "/api/v1/messages/rejouer", json={"ids": [1]}), 403, "droits.refuse")
+    assert api.get(None, "/api/v1/messages").status_code == 401
+    assert api.ok(api.get(ADMIN, "/api/v1/messages"))["elements"]
+
+
+def test_search_by_sender_event_status_date_and_patient(api: Any) -> None:
+    t0 = api.clock.now()
+    a28 = store(api, "adt_a28__creation", received_at=t0 - dt.timedelta(days=2))
+    a01 = store(api, "adt_a01__nominal", received_at=t0 - dt.timedelta(hours=1))
+    other = store(api, "adt_a47__ipp_change", received_at=t0)
+    bad = store(api, "neg__unknown_event", received_at=t0)
+    api.container.run_task("ingest.process")
+
+    def ids(**params: Any) -> list[int]:
+        return [e["id"] for e in api.ok(api.get(ADMIN, "/api/v1/messages", params=params))["elements"]]
+
+    assert ids() == [bad, other, a01, a28]  # newest first
+    assert ids(evenement="A01") == [a01]
+    assert ids(statut="rejected") == [bad]
+    assert ids(statut=["rejected", "processed"], evenement="A28") == [a28]
+    assert ids(patient="900001") == [bad, a01, a28]
+    assert ids(patient="900101") == [other]
+    assert ids(emetteur="dpi_hse", limit=1) == [bad]
+    since = (t0 - dt.timedelta(hours=3)).isoformat()
+    assert ids(depuis=since) == [bad, other, a01]
+    assert ids(depuis=since, jusqua=t0.isoformat()) == [a01]
+    body = api.ok(api.get(ADMIN, "/api/v1/messages", params={"evenement": "A08"}))
+    assert body["elements"][0]["problemes"] == ["evenement.inconnu"]
+    assert body["compteurs"] == {"processed": 3, "rejected": 1}
+    api.problem(api.get(ADMIN, "/api/v1/messages", params={"depuis": "2026-03-01T00:00:00"}), 422,
+                "messages.date_sans_fuseau")
+
+
+def test_detail_shows_raw_text_canonical_outcome_and_attempts(api: Any) -> None:
+    inbox_id = store(api, "adt_a01__nominal")
+    api.container.run_task("ingest.process")
+    body = api.ok(api.get(ADMIN, f"/api/v1/messages/{inbox_id}"))
+    assert body["brut"].splitlines()[0].startswith("MSH|^~\\&|DPI_HSE|")
+    assert "ROL|1|AD|ODRP^Médecin traitant" in body["brut"]  # decoded per MSH-18 (8859/15)
+    assert body["canonique"]["stay"]["movement"]["id"] == "MVT-0002"
+    assert body["resultat"]["statut"] == "processed"
+    assert "mouvement:A01" in body["resultat"]["rapport"]["applique"]
+    assert [h["resultat"] for h in body["historique"]] == ["processed"]
+    api.problem(api.get(ADMIN, "/api/v1/messages/999999"), 404, "introuvable")
+
+
+def test_dead_letters_are_listed_and_replayed_with_their_history(api: Any) -> None:
+    # A stay of an établissement the directory does not know yet: fails until the operator fixes it.
+    failing = store(api, "adt_a01__nominal", replace=(b"HSE&690001011&M^AN", b"X&750000000&M^AN"))
+    from gateway.intake import Pipeline, PipelinePolicy
+
+    pipeline = Pipeline(api.container.uow, api.container.env, PipelinePolicy(max_attempts=1))
+    pipeline.drain()
+    dead = api.ok(api.get(ADMIN, "/api/v1/messages/lettres-mortes"))["elements"]
+    assert [d["id"] for d in dead] == [failing]
+    assert dead[0]["derniere_erreur"].startswith("etablissement.inconnu")
+    with api.container.uow() as uow:
+        uow.session.execute(sa.update(tables.etablissement).where(tables.etablissement.c.finess == "690001011")
+                            .values(finess="750000000"))
+    result = api.ok(api.post(ADMIN, f"/api/v1/messages/{failing}/rejouer"))
+    assert result == {"rejoues": [failing], "introuvables": []}
+    body = api.ok(api.get(ADMIN, f"/api/v1/messages/{failing}"))  # the sync queue ran ingest.process
+    assert body["statut"] == "processed"
+    assert [h["resultat"] for h in body["historique"]] == ["dead", "replay", "processed"]
+    assert body["historique"][1]["erreur"] == "rejoué par admin"
+    assert api.ok(api.get(ADMIN, "/api/v1/messages/lettres-mortes"))["elements"] == []
+
+
+def test_replay_many_by_ids_or_by_status(api: Any) -> None:
+    first = store(api, "adt_a28__creation")
+    second = store(api, "adt_a31__update")
+    api.container.run_task("ingest.process")
+    result = api.ok(api.post(ADMIN, "/api/v1/messages/rejouer", json={"ids": [second, first, 424242]}))
+    assert result == {"rejoues": [first, second], "introuvables": [424242]}
+    by_status = api.ok(api.post(ADMIN, "/api/v1/messages/rejouer", json={"statut": "processed"}))
+    assert by_status["rejoues"] == [first, second]
+    api.problem(api.post(ADMIN, "/api/v1/messages/rejouer", json={}), 422, "messages.rejeu_vide")
+    api.problem(api.post(ADMIN, "/api/v1/messages/424242/rejouer"), 404, "introuvable")
