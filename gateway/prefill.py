@@ -15,6 +15,7 @@ Both run inside the caller's unit of work (same transaction as the change that t
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,26 +26,70 @@ from mappings.prefill import as_plain, completeness, prefill
 from orientation_core.dossier import prefill as dossier_prefill
 from orientation_core.dossier.provenance import Change
 from orientation_core.dossier.volets import VOLETS, Module
-from orientation_core.patients.model import PatientContexte
+from orientation_core.patients.model import PatientContexte, TypeIdentifiantPatient
 from orientation_core.ports import Env, UnitOfWork
 
-_CANONICAL_SECTIONS = frozenset(Canonical.model_fields) - {"source", "message_id", "received_at", "provenance"}
+_KINDS = {TypeIdentifiantPatient.IPP: IdentifierKind.IPP, TypeIdentifiantPatient.INS_NIR: IdentifierKind.INS_NIR,
+          TypeIdentifiantPatient.INS_NIA: IdentifierKind.INS_NIA,
+          TypeIdentifiantPatient.INS_NIR_TEST: IdentifierKind.INS_NIR_TEST,
+          TypeIdentifiantPatient.INS_NIR_DEMO: IdentifierKind.INS_NIR_DEMO}
+_SECTIONS = {"identite": "patient", "addresses": "patient.addresses", "telecoms": "patient.telecoms",
+             "sejour": "stay"}  # the DPI context's flat sections → canonical paths (gateway/intake/translate.py)
 
 
-def canonical_from_context(contexte: PatientContexte) -> Canonical:
-    """One stored DPI context (latest data per source) as a canonical message. Its sections are canonical
-    dumps; the message id is the last message that updated the context."""
-    sections = {k: v for k, v in contexte.donnees.items() if k in _CANONICAL_SECTIONS}
+def _canonical_path(key: str) -> str | None:
+    """DPI-context provenance key → canonical path; identifier positions are not kept (the registry reorders
+    them), so their keys are dropped rather than pointing at the wrong PID-3 repetition."""
+    head, dot, rest = key.partition(".")
+    root = head.split("[")[0]
+    if root == "identite" and rest.startswith("identifiers"):
+        return None
+    if root in _SECTIONS:
+        return _SECTIONS[root] + head[len(root):] + (dot + rest if dot else "")
+    return key
+
+
+def canonical_from_context(uow: UnitOfWork, patient_id: int, contexte: PatientContexte) -> Canonical:
+    """One stored DPI context (latest sections per source, ``orientation_core.patients.registry.save_context``)
+    with the registry's identity, as a canonical message. The message id is the last message that updated the
+    context; the identity traits are the registry's (the INS only on a qualified identity)."""
+    patient = uow.patients.get(patient_id)
+    data = contexte.donnees
+    identite: dict[str, Any] = dict(data.get("identite") or {})  # type: ignore[call-overload]
+    identifiers: list[dict[str, Any]] = [
+        {"kind": _KINDS[i.type].value, "value": i.valeur, "assigner": i.autorite}
+        for i in uow.patients.identifiers(patient_id) if i.type in _KINDS]
+    if identite.get("nss"):
+        identifiers.append({"kind": IdentifierKind.NSS.value, "value": identite["nss"]})
+    canonical_patient = {
+        "identifiers": identifiers, "nom_naissance": patient.nom_naissance, "prenoms": list(patient.prenoms),
+        "nom_utilise": patient.nom_utilise, "prenom_utilise": patient.prenom_utilise,
+        "date_naissance": patient.date_naissance, "sexe": patient.sexe.value,
+        "lieu_naissance_code": patient.lieu_naissance_code, "identity_status": patient.statut_identite.value,
+        "addresses": data.get("addresses") or [], "telecoms": data.get("telecoms") or [],
+        **{k: v for k, v in identite.items() if k in _PATIENT_EXTRA},
+    }
+    provenance = {path: where for key, where in contexte.provenance.items()
+                  if (path := _canonical_path(key)) is not None}
     return Canonical.model_validate({
-        **sections, "source": contexte.source, "message_id": contexte.message_id,
-        "received_at": contexte.updated_at, "provenance": dict(contexte.provenance)})
+        "source": contexte.source, "message_id": contexte.message_id, "received_at": contexte.updated_at,
+        "patient": canonical_patient, "stay": data.get("sejour"), "contacts": data.get("contacts") or [],
+        "coverages": data.get("coverages") or [], "medecin_traitant": data.get("medecin_traitant"),
+        "clinical": data.get("clinical"), "admission_request": data.get("admission_request"),
+        "provenance": provenance,
+    })
+
+
+_PATIENT_EXTRA = frozenset({"situation_familiale", "date_deces", "identity_source", "insi_query_date",
+                            "identity_document", "identity_status_raw", "identity_attributes"})
 
 
 def dpi_context(uow: UnitOfWork, patient_id: int) -> list[Canonical]:
     """The patient's DPI contexts, oldest update first, so the most recent source wins a field both carry."""
     contextes = sorted(uow.patients.contextes(patient_id),
-                       key=lambda c: (c.updated_at is not None, c.updated_at or 0, c.source))
-    return [canonical_from_context(c) for c in contextes]
+                       key=lambda c: (c.updated_at is not None, c.updated_at or dt.datetime.min.replace(tzinfo=dt.UTC),
+                                      c.source))
+    return [canonical_from_context(uow, patient_id, c) for c in contextes]
 
 
 def prefill_dossier(uow: UnitOfWork, env: Env, dossier_id: int, *, user_id: int | None = None,

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from gateway import prefill
 from gateway.api import serializers as s
 from gateway.api.deps import ContainerDep, UserId
 from orientation_core.demande import service as demandes
@@ -122,6 +123,7 @@ def create_dossier(body: DossierIn, c: ContainerDep, user_id: UserId) -> dict[st
         created = dossiers.creer(uow, c.env, user_id, body.module, body.patient_id, unite_id=body.unite_id,
                                  owner_user_id=body.owner_user_id, anticipee=body.anticipee,
                                  sejour_id=body.sejour_id)
+        prefill.prefill_dossier(uow, c.env, created.id or 0, user_id=user_id)  # from the patient's DPI context
         return s.dossier(created, [])
 
 
@@ -157,7 +159,9 @@ def add_piece_jointe(dossier_id: int, body: PieceJointeIn, c: ContainerDep, user
 @router.post("/dossiers/{dossier_id}/dossier-grand-age", status_code=201)
 def link_grand_age(dossier_id: int, c: ContainerDep, user_id: UserId) -> dict[str, Any]:
     with c.uow() as uow:
-        return s.dossier(dossiers.creer_grand_age_lie(uow, c.env, user_id, dossier_id), [])
+        linked = dossiers.creer_grand_age_lie(uow, c.env, user_id, dossier_id)
+        prefill.prefill_dossier(uow, c.env, linked.id or 0, user_id=user_id)  # the Grand Âge volets from the DPI
+        return s.dossier(linked, [])
 
 
 @router.post("/dossiers/{dossier_id}/transfert")
