@@ -20,6 +20,7 @@ db_app = typer.Typer(help="Base de données.", no_args_is_help=True)
 demo_app = typer.Typer(help="Données de démonstration.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
+cli_mllp.register(app)  # mllp, send
 register_ins_commands(app)  # insi-sim, ins search, ins verify
 cli_mllp.register(app)  # mllp, send
 cli_prefill.register(app)  # gir, prefill-report

@@ -85,7 +85,12 @@ class FrameReader:
                 self._in_frame, self._scan = True, 0
                 continue
             end = buf.find(_EB, self._scan)
-            if self._discarding:
+            if self._discarding:  # up to the oversize frame's end block, or a new start block if it never ends
+                restart = buf.find(_SB, 0, end if end >= 0 else len(buf))
+                if restart >= 0:
+                    del buf[:restart + 1]
+                    self._discarding, self._scan = False, 0
+                    continue
                 if end < 0:
                     buf.clear()
                     break
