@@ -21,9 +21,8 @@ demo_app = typer.Typer(help="Données de démonstration.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 cli_mllp.register(app)  # mllp, send
-register_ins_commands(app)  # insi-sim, ins search, ins verify
-cli_mllp.register(app)  # mllp, send
 cli_prefill.register(app)  # gir, prefill-report
+register_ins_commands(app)  # insi-sim, ins search, ins verify
 
 
 def _settings() -> Settings:
