@@ -471,10 +471,10 @@ def recherches_dues(uow: UnitOfWork, env: Env, limit: int = 50) -> list[int]:
 
 
 def executer_recherche(uow: UnitOfWork, env: Env, recherche_id: int, verifier: IdentityVerifier) -> Issue | None:
-    """Run one queued look-up (idempotent: a look-up no longer pending is skipped)."""
-    recherche = uow.identite.get_recherche(recherche_id)
-    if recherche.statut is not StatutRecherche.EN_ATTENTE:
-        return None
+    """Run one queued look-up (idempotent: a look-up no longer pending, or held by another worker, is skipped)."""
+    recherche = uow.identite.claim_recherche(recherche_id)
+    if recherche is None or recherche.statut is not StatutRecherche.EN_ATTENTE:
+        return None  # another worker runs it, or it is done
     patient = uow.patients.get(recherche.patient_id)
     now = env.clock.now()
     if patient.merged_into_id is not None or not rniv.insi_autorise(patient.attributs):

@@ -49,6 +49,14 @@ class SqlIdentite:
             raise NotFound(f"Recherche INSi {recherche_id} introuvable.")
         return found
 
+    def claim_recherche(self, recherche_id: int) -> RechercheInsi | None:
+        """The look-up, locked for this transaction; None when another worker holds it (PostgreSQL). SQLite
+        serialises writers, so a plain read is enough there."""
+        stmt: Any = sa.select(RechercheInsi).where(t.insi_recherche.c.id == recherche_id)
+        if self._s.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        return self._s.scalars(stmt).first()
+
     def recherches(self, patient_id: int) -> list[RechercheInsi]:
         c = t.insi_recherche.c
         return list(self._s.scalars(sa.select(RechercheInsi).where(c.patient_id == patient_id).order_by(c.id)))

@@ -4,6 +4,7 @@ validation by document, "Vérifier l'INS", attributes, outage (never blocks, ret
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -126,3 +127,63 @@ def test_duplicates_by_tolerant_traits(make_api: Callable[..., Any], sim: InsiSi
     ids = [c["patient_id"] for c in found]
     assert twin in ids and other not in ids
     assert found[0]["score"] >= 0.6 and found[0]["raisons"]
+
+
+def test_pipeline_entry_point_queues_once_and_the_task_resolves(make_api: Callable[..., Any],
+                                                                sim: InsiSimulator) -> None:
+    from orientation_core.identite import service as identite
+    from orientation_core.patients import service as patients
+    from orientation_core.patients.model import Patient, Sexe
+
+    api = make_api(insi_url=sim.url)
+    c = api.container
+    with c.uow() as uow:
+        p = patients.register(uow, c.env, Patient("TCHITCHI", ["CATARINA"], dt.date(1936, 6, 21), Sexe.F))
+        assert p.id is not None
+        pid = p.id
+        first = identite.demander_recherche(uow, c.env, pid, "HL7 A28")
+        again = identite.demander_recherche(uow, c.env, pid, "HL7 A31")
+        assert first is not None and again is first  # one pending look-up per patient
+        assert identite.demander_recherche(uow, c.env, pid, "FHIR", autorise=False) is None  # sender forbids
+    assert c.run_task("ins.lookup") == {"trouvee": 1}
+    assert c.run_task("ins.lookup") == {}  # idempotent: nothing left
+    with c.uow() as uow:
+        patient = uow.patients.get(pid)
+        assert patient.statut_identite.value == "recuperee"
+        assert [i for i in uow.patients.identifiers(pid) if i.type.value.startswith("ins")] == []  # not qualified
+        actions = [t.action for t in uow.identite.traces(pid)]
+        assert actions == ["recherche_demandee", "insi_interrogation", "ins_recupere"]
+
+
+def test_qualified_then_traits_changed_goes_back_to_provisoire(make_api: Callable[..., Any],
+                                                               sim: InsiSimulator) -> None:
+    from orientation_core.identite import service as identite
+
+    api = make_api(insi_url=sim.url)
+    pid = _patient_with_dossier(api, ADRUN)
+    base = f"/api/v1/patients/{pid}/identite"
+    api.ok(api.post(MARTIN, f"{base}/recuperer-ins"))
+    api.ok(api.post(MARTIN, f"{base}/validation", json={"piece_identite": "CN"}))
+    c = api.container
+    with c.uow() as uow:
+        assert [i.valeur for i in uow.patients.identifiers(pid)] == ["275126322074974"]  # qualified: carried
+        queued = identite.traits_modifies(uow, c.env, pid)
+        assert queued is not None
+    with c.uow() as uow:
+        assert uow.patients.get(pid).statut_identite.value == "provisoire"
+        assert uow.patients.identifiers(pid) == []
+        assert uow.identite.etat(pid).piece_identite is None  # type: ignore[union-attr]
+
+
+def test_ins_of_another_identity_is_a_conflict_not_applied(make_api: Callable[..., Any],
+                                                           sim: InsiSimulator) -> None:
+    api = make_api(insi_url=sim.url)
+    first = _patient_with_dossier(api, ADRUN)
+    api.ok(api.post(MARTIN, f"/api/v1/patients/{first}/identite/recuperer-ins"))
+    api.ok(api.post(MARTIN, f"/api/v1/patients/{first}/identite/validation", json={"piece_identite": "CN"}))
+    second = _patient_with_dossier(api, ADRUN | {"nom_utilise": "DUPRE"})
+    issue = api.ok(api.post(MARTIN, f"/api/v1/patients/{second}/identite/recuperer-ins"))
+    assert issue["issue"] == "conflit" and issue["statut"] == "provisoire"
+    assert api.ok(api.get(MARTIN, f"/api/v1/patients/{second}/identite"))["ins_recupere"] is False
+    found = api.ok(api.get(MARTIN, f"/api/v1/patients/{second}/doublons"))
+    assert found[0]["patient_id"] == first and found[0]["score"] >= 0.9
