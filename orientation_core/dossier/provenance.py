@@ -26,8 +26,8 @@ class Outcome(StrEnum):
     REMPLI = "rempli"  # empty field filled from the DPI
     MIS_A_JOUR = "mis_a_jour"  # unedited field, new DPI value
     INCHANGE = "inchange"  # same value as before
-    CONSERVE = "conserve"  # edited by the user, the DPI agrees (or sent the value the user typed)
-    DIFFERE = "differe"  # edited by the user, the DPI sends another value: kept, flagged
+    CONSERVE = "conserve"  # edited by the user; the DPI agrees, or repeats a difference already flagged
+    DIFFERE = "differe"  # edited by the user, the DPI sends a new, other value: kept, flagged
 
 
 @dataclass(frozen=True)
@@ -59,12 +59,14 @@ def refresh_field(provenance: Provenance, volet: str, field: str,
     writes ``change.after`` into the volet when the outcome is REMPLI or MIS_A_JOUR)."""
     entry = dict(provenance.get(volet, {}).get(field, {}))
     edited = bool(entry.get("modifie"))
+    already_flagged = bool(entry.get("differe")) and entry.get("valeur_dpi") == dpi_value
     entry.update({k: source.get(k, "") for k in PROVENANCE_KEYS})
     entry["valeur_dpi"] = dpi_value
     entry["modifie"] = edited
     if edited:
         entry["differe"] = current != dpi_value
-        outcome = Outcome.DIFFERE if entry["differe"] else Outcome.CONSERVE
+        # every ADT message repeats the patient's data: a difference already flagged is not news
+        outcome = Outcome.DIFFERE if entry["differe"] and not already_flagged else Outcome.CONSERVE
         after = current
     else:
         entry["differe"] = False

@@ -83,6 +83,15 @@ def test_refresh_updates_unedited_fields_and_keeps_edited_ones_flagged(world: Wo
     assert event.avant == {"administratif_social.adresse": "12 rue des Lilas, 69003, Lyon"}
     assert event.apres["valeur_dpi_differente"] == {"administratif_social.telephone": "0478999999"}
 
+    # the next message repeats the same phone: still flagged, but nothing new for the history
+    (repeat, _) = apply(world, dossier_id, {"administratif_social": {
+        "telephone": dpi("0478999999", "PID-13[1]", message_id="MSG-3"),
+        "adresse": dpi("3 place Bellecour, 69002, Lyon", "PID-11[1]", message_id="MSG-3")}})
+    assert repeat.outcome is Outcome.CONSERVE
+    assert world.get_dossier(dossier_id).provenance["administratif_social"]["telephone"]["differe"] is True
+    with world.uow() as uow:
+        assert len([e for e in uow.history.for_dossier(dossier_id) if e.action == "prefill.appliquer"]) == 2
+
     # the user takes the DPI's value: the flag goes, the field stays the user's
     world.fill(dossier_id, {"administratif_social": {"telephone": "0478999999"}})
     phone = world.get_dossier(dossier_id).provenance["administratif_social"]["telephone"]
