@@ -136,8 +136,14 @@ class Dossier:
         current = dict(self.volets.get(name, {}))
         before = {k: current.get(k) for k, v in values.items() if current.get(k) != v}
         current.update(values)
-        if self.module is Module.GRAND_AGE and name == "medical" and "grille_aggir" in values:
-            current["gir"] = gir_from_grid(current.get("grille_aggir"), current.get("gir"))
+        if self.module is Module.GRAND_AGE and name == "medical" and {"grille_aggir", "gir"} & set(values):
+            # a full grid decides the GIR; a GIR typed from paper stands while the grid is absent or partial
+            computed = gir_from_grid(current.get("grille_aggir"), None)
+            if "gir" in values and computed is not None and values["gir"] != computed:
+                raise ValidationFailed(f"Le GIR découle de la grille AGGIR du dossier (GIR {computed}) : "
+                                       "modifiez la grille plutôt que le GIR.", code="aggir.gir_calcule")
+            if "grille_aggir" in values and "gir" not in values:
+                current["gir"] = gir_from_grid(current.get("grille_aggir"), current.get("gir"))
             if current["gir"] != self.volets.get(name, {}).get("gir"):
                 before.setdefault("gir", self.volets.get(name, {}).get("gir"))
         self.volets = {**self.volets, name: current}  # reassign: the store tracks the change

@@ -210,6 +210,14 @@ def test_partial_grid_has_no_gir_and_bad_grid_is_refused(world: World) -> None:
     assert world.get_dossier(dossier_id).volets["medical"]["gir"] is None
     with pytest.raises(ValidationFailed, match="n'est pas une cotation AGGIR"):
         world.fill(dossier_id, {"medical": {"grille_aggir": {"coherence": "Z"}}})
+    world.fill(dossier_id, {"medical": {"gir": 4}})  # still partial: a typed GIR stands
+    assert world.get_dossier(dossier_id).volets["medical"]["gir"] == 4
+    world.fill(dossier_id, {"medical": {"grille_aggir": dict.fromkeys(
+        ("coherence", "orientation", "toilette", "habillage", "alimentation", "elimination", "transferts",
+         "deplacement_interieur"), "A")}})
+    assert world.get_dossier(dossier_id).volets["medical"]["gir"] == 6
+    with pytest.raises(ValidationFailed, match="Le GIR découle de la grille AGGIR du dossier \\(GIR 6\\)"):
+        world.fill(dossier_id, {"medical": {"gir": 2}})
 
 
 # ---- linked Grand Âge dossier ----------------------------------------------------------------------------------------
