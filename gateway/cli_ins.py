@@ -24,12 +24,20 @@ def insi_sim(
     port: Annotated[int, typer.Option(help="Port HTTP")] = 8099,
     personae: Annotated[Path | None, typer.Option(help="Fichier des personae (défaut : samples/insi/personae.json)")]
     = None,
+    cert: Annotated[Path | None, typer.Option(help="Certificat serveur (PEM) : HTTPS avec TLS mutuel")] = None,
+    key: Annotated[Path | None, typer.Option(help="Clé du certificat serveur (PEM)")] = None,
+    client_ca: Annotated[Path | None, typer.Option(help="AC des certificats d'organisation acceptés (PEM)")] = None,
 ) -> None:
     """Serve the INSi SOAP contract from a persona file, on loopback (faults and delays injectable)."""
-    from ins.simulator import InsiSimulator
+    from ins.simulator import InsiSimulator, TlsFiles
 
+    tls = None
+    if cert or key or client_ca:
+        if not (cert and key and client_ca):
+            raise typer.BadParameter("TLS mutuel : --cert, --key et --client-ca sont nécessaires ensemble.")
+        tls = TlsFiles(cert, key, client_ca)
     try:
-        sim = InsiSimulator(host, port, personae)
+        sim = InsiSimulator(host, port, personae, tls)
     except ValueError as exc:
         raise typer.BadParameter("Le simulateur INSi n'écoute que sur la boucle locale (127.0.0.1).") from exc
     typer.echo(f"Simulateur INSi prêt sur {sim.url} ({len(sim.state.personae)} personae) — "

@@ -11,6 +11,7 @@ Implements the core's ``IdentityVerifier`` port.
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -48,6 +49,15 @@ class InsiConfig:
     breaker_threshold: int = 5  # consecutive failed calls that open the circuit
     breaker_reset: float = 30.0  # seconds before one trial call is let through
     assertion_ps: bytes | None = None  # signed CPS "assertion PS" (WS-Security) instead of mutual TLS
+
+
+def tls_context(config: InsiConfig) -> ssl.SSLContext:
+    """Server authentication against the configured CA (else the system store), and the organisation certificate
+    presented to INSi (mutual TLS) when its paths are set."""
+    context = ssl.create_default_context(cafile=str(config.ca_path) if config.ca_path else None)
+    if config.cert_path and config.key_path:
+        context.load_cert_chain(str(config.cert_path), str(config.key_path))
+    return context
 
 
 class CircuitBreaker:
@@ -98,11 +108,9 @@ class InsiClient:
                  breaker: CircuitBreaker | None = None) -> None:
         self.config = config
         self.breaker = breaker or CircuitBreaker(config.breaker_threshold, config.breaker_reset)
-        cert = (str(config.cert_path), str(config.key_path)) if config.cert_path and config.key_path else None
-        verify: str | bool = str(config.ca_path) if config.ca_path else True
         self._http = httpx.Client(
             timeout=httpx.Timeout(config.read_timeout, connect=config.connect_timeout),
-            cert=cert, verify=verify, transport=transport, trust_env=False,
+            verify=tls_context(config), transport=transport, trust_env=False,
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
         )
 

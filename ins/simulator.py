@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import ssl
 import sys
 import threading
 import time
@@ -122,7 +123,7 @@ class SimulatorState:
         return found
 
 
-def _answer(state: SimulatorState, raw: bytes) -> tuple[int, bytes, float]:
+def _answer(state: SimulatorState, raw: bytes, client_cn: str = "") -> tuple[int, bytes, float]:
     """(HTTP status, body, delay in seconds) for one SOAP request."""
     try:
         request = soap.parse_request(raw)
@@ -132,7 +133,8 @@ def _answer(state: SimulatorState, raw: bytes) -> tuple[int, bytes, float]:
         return 400, soap.fault(sender=True, siram_code="siram_10", reason="Requête non conforme au contrat.",
                                erreur_code="insi_001", message="; ".join(exc.errors)[:500]), 0.0
     body = request.body
-    entry: dict[str, Any] = {"operation": request.operation, "message_id": request.message_id, "lps": request.lps}
+    entry: dict[str, Any] = {"operation": request.operation, "message_id": request.message_id, "lps": request.lps,
+                             "client_cn": client_cn}
     if request.operation == soap.OP_TRAITS:
         entry |= {etree_local(c.tag): (c.text or "") for c in body}
         matches = state.search_traits(body)
@@ -192,6 +194,13 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
+    def _client_cn(self) -> str:
+        """CN of the client's certificate under mutual TLS (INSi reads the organisation from it)."""
+        if not isinstance(self.connection, ssl.SSLSocket):
+            return ""
+        subject: Any = (self.connection.getpeercert() or {}).get("subject", ())
+        return next((str(value) for rdn in subject for key, value in rdn if key == "commonName"), "")
+
     def do_GET(self) -> None:
         state = self.server.state
         if self.path == REQUESTS:
@@ -239,19 +248,35 @@ class _Handler(BaseHTTPRequestHandler):
                 status, body = _fault_for(injection.faute)
                 self._send(status, body, soap.CONTENT_TYPE)
                 return
-        status, body, delay = _answer(state, raw)
+        status, body, delay = _answer(state, raw, self._client_cn())
         if delay:
             time.sleep(delay)
         self._send(status, body, soap.CONTENT_TYPE)
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """HTTPS with mutual TLS, as INSi: the server's certificate and key, and the CA that must have signed the
+    client's organisation certificate (CN INSI-AUTO / INSI-MANU)."""
+
+    cert: Path
+    key: Path
+    client_ca: Path
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], state: SimulatorState) -> None:
+    def __init__(self, address: tuple[str, int], state: SimulatorState, tls: TlsFiles | None = None) -> None:
         super().__init__(address, _Handler)
         self.state = state
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(str(tls.cert), str(tls.key))
+            context.load_verify_locations(str(tls.client_ca))
+            context.verify_mode = ssl.CERT_REQUIRED  # no organisation certificate, no answer
+            self.socket = context.wrap_socket(self.socket, server_side=True)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # an injected "coupure" closes the socket under the handler: not an error of the simulator
@@ -262,11 +287,13 @@ class _Server(ThreadingHTTPServer):
 class InsiSimulator:
     """``with InsiSimulator() as sim: InsiClient(InsiConfig(sim.url))…`` — a real HTTP server in a thread."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, personae: Path | None = None) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, personae: Path | None = None,
+                 tls: TlsFiles | None = None) -> None:
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the INSi simulator listens on loopback only")
         self.state = SimulatorState(load_personae(personae))
-        self._server = _Server((host, port), self.state)
+        self.tls = tls
+        self._server = _Server((host, port), self.state, tls)
         self._thread: threading.Thread | None = None
 
     @property
@@ -275,7 +302,7 @@ class InsiSimulator:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/insi"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/insi"
 
     def start(self) -> InsiSimulator:
         self._thread = threading.Thread(target=self._server.serve_forever, name="insi-sim", daemon=True)

@@ -187,3 +187,28 @@ def test_ins_of_another_identity_is_a_conflict_not_applied(make_api: Callable[..
     assert api.ok(api.get(MARTIN, f"/api/v1/patients/{second}/identite"))["ins_recupere"] is False
     found = api.ok(api.get(MARTIN, f"/api/v1/patients/{second}/doublons"))
     assert found[0]["patient_id"] == first and found[0]["score"] >= 0.9
+
+
+def test_fhir_read_back_carries_the_ins_only_once_qualified(make_api: Callable[..., Any],
+                                                            sim: InsiSimulator) -> None:
+    """The FHIR output path that exists (ServiceRequest read-back of a dossier): récupérée → no INS;
+    qualifiée → the INS-NIR identifier; douteuse afterwards → gone again."""
+    api = make_api(insi_url=sim.url)
+    pid = _patient_with_dossier(api, ADRUN)
+    with api.container.uow() as uow:
+        dossier_id = uow.dossiers.for_patient(pid)[0].id
+    base = f"/api/v1/patients/{pid}/identite"
+    path = f"/fhir/r4/ServiceRequest/dossier-{dossier_id}"
+
+    def read() -> str:
+        response = api.client.get(path, headers={"X-Aiguillage-Utilisateur": MARTIN, "Accept": "application/fhir+json"})
+        assert response.status_code == 200, response.text
+        return response.text
+
+    api.ok(api.post(MARTIN, f"{base}/recuperer-ins"))
+    assert "275126322074974" not in read()
+    api.ok(api.post(MARTIN, f"{base}/validation", json={"piece_identite": "CN"}))
+    body = read()
+    assert "275126322074974" in body and "urn:oid:1.2.250.1.213.1.4.8" in body
+    api.ok(api.put(MARTIN, f"{base}/attributs/douteuse", json={"actif": True}))
+    assert "275126322074974" not in read()

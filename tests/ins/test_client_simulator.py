@@ -204,3 +204,15 @@ def test_breaker_unit_half_open_lets_one_trial() -> None:
         b.before_call()  # a second caller while the trial runs
     b.failure()
     assert b.state == "open"
+
+
+def test_assertion_ps_travels_in_ws_security(insi: InsiSimulator, helpers: dict[str, Any]) -> None:
+    assertion = b'<saml2:Assertion xmlns:saml2="urn:oasis:names:tc:SAML:2.0:assertion" ID="ps-1"/>'
+    with InsiClient(InsiConfig(insi.url, assertion_ps=assertion)) as c:
+        t = helpers["traits"]("ADRUN", ("ZOE",), "F", "1975-12-31")
+        sent = c.request_bytes(soap.OP_TRAITS, soap.recsans_body(t, "ZOE"))
+        assert b"wsse:Security" in sent and b'ID="ps-1"' in sent
+        assert soap.parse_request(sent).operation == soap.OP_TRAITS
+        assert c.rechercher(t).cr is CodeCR.TROUVE
+    with InsiClient(InsiConfig(insi.url)) as c:  # organisation certificate mode: no WS-Security header
+        assert b"Security" not in c.request_bytes(soap.OP_TRAITS, soap.recsans_body(t, "ZOE"))
