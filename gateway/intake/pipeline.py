@@ -20,19 +20,21 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from sqlalchemy.exc import OperationalError
 
 from gateway.intake import translate
+from gateway.intake.prefetch import BatchPatients, BatchUnitOfWork
 from mappings.canonical import Canonical
-from mappings.hl7v2 import map_message
+from mappings.hl7v2 import Mapped, map_message
 from orientation_core.errors import AiguillageError, StoreUnavailable
 from orientation_core.inbox.model import InboxMessage, InboxSource, InboxStatus, Verdict
 from orientation_core.patients import registry
-from orientation_core.persistence.uow import SqlUnitOfWork, UnitOfWorkFactory
-from orientation_core.ports import Env
+from orientation_core.persistence.intake import RowVerdict
+from orientation_core.persistence.uow import UnitOfWorkFactory
+from orientation_core.ports import Env, UnitOfWork
 
 log = structlog.get_logger("aiguillage.intake")
 
@@ -71,7 +73,24 @@ def _issues(canonical: Canonical) -> list[dict[str, str]]:
     return [i.model_dump(mode="json") for i in canonical.issues]
 
 
-def apply_canonical(uow: SqlUnitOfWork, env: Env, canonical: Canonical) -> registry.Rapport:
+def _lookups(mapped: list[Mapped | None]) -> tuple[list[str], list[str]]:
+    """Identifier values and NDAs a batch will look up (for ``registry_snapshot``)."""
+    valeurs: set[str] = set()
+    ndas: set[str] = set()
+    for one in mapped:
+        if one is None or not one.ok:
+            continue
+        c = one.canonical
+        if c.patient is not None:
+            valeurs.update(i.value for i in c.patient.identifiers if i.value)
+        valeurs.update(i.value for i in c.prior_identifiers if i.value)
+        if c.stay is not None and c.stay.nda:
+            ndas.add(c.stay.nda)
+    return sorted(valeurs), sorted(ndas)
+
+
+def apply_canonical(uow: UnitOfWork, env: Env, canonical: Canonical,
+                    cache: registry.DirectoryCache | None = None) -> registry.Rapport:
     """One mapped message → registry use cases, by event family."""
     rapport = registry.Rapport()
     entree = translate.identite(canonical)
@@ -89,7 +108,7 @@ def apply_canonical(uow: SqlUnitOfWork, env: Env, canonical: Canonical) -> regis
         patient = registry.upsert_identity(uow, env, entree, rapport)
         move = translate.mouvement(canonical)
         if move is not None:
-            registry.apply_movement(uow, env, patient, move, rapport)
+            registry.apply_movement(uow, env, patient, move, rapport, cache)
     assert patient.id is not None
     data, provenance = translate.context(canonical)
     if data:
@@ -99,6 +118,10 @@ def apply_canonical(uow: SqlUnitOfWork, env: Env, canonical: Canonical) -> regis
 
 class _Unusable(AiguillageError):
     """A valid message the registry cannot use: rejected, not retried."""
+
+
+class _Restart(Exception):
+    """A message failed in an optimistic batch: redo the batch with one savepoint per message."""
 
 
 class Pipeline:
@@ -112,23 +135,35 @@ class Pipeline:
 
     # ---- one message ---------------------------------------------------------------------------------------------
 
-    def _process(self, uow: SqlUnitOfWork, row: InboxMessage, now: dt.datetime) -> tuple[InboxStatus, dict[str, Any],
-                                                                                          str | None]:
+    def _map(self, row: InboxMessage) -> Mapped | None:
         if row.source is not InboxSource.HL7V2:
+            return None
+        return map_message(row.raw, received_at=row.received_at, default_charset=row.charset or self.default_charset)
+
+    def _process(self, uow: UnitOfWork, row: InboxMessage, mapped: Mapped | None, careful: bool,
+                 cache: registry.DirectoryCache) -> tuple[InboxStatus, dict[str, Any], str | None]:
+        if mapped is None:
             return (InboxStatus.REJECTED, {"statut": "rejected", "issues": [
                 {"severity": "error", "code": "source.non_prise_en_charge", "location": "",
                  "message": f"Source « {row.source.value} » non traitée par ce pipeline."}]}, None)
-        mapped = map_message(row.raw, received_at=row.received_at,
-                             default_charset=row.charset or self.default_charset)
         canonical = mapped.canonical
         base: dict[str, Any] = {"evenement": canonical.event, "message_id": canonical.message_id,
                                 "issues": _issues(canonical)}
         if not mapped.ok:
             return InboxStatus.REJECTED, {"statut": "rejected", **base}, None
-        savepoint = uow.session.begin_nested()
+        if not careful:  # the common case: no savepoint; any failure restarts the batch in careful mode
+            try:
+                rapport = apply_canonical(uow, self.env, canonical, cache)
+            except (StoreUnavailable, OperationalError):
+                raise
+            except Exception as exc:
+                raise _Restart from exc
+            return InboxStatus.PROCESSED, {"statut": "processed", **base, "rapport": rapport.as_dict()}, None
+        session = uow.session  # type: ignore[attr-defined]  # the SQL unit of work under the batch view
+        savepoint = session.begin_nested()
         try:
-            rapport = apply_canonical(uow, self.env, canonical)
-            uow.session.flush()
+            rapport = apply_canonical(uow, self.env, canonical, cache)
+            session.flush()
         except (StoreUnavailable, OperationalError):  # the store, not the message: the whole batch is retried
             raise
         except _Unusable as exc:
@@ -149,16 +184,42 @@ class Pipeline:
     # ---- batches -------------------------------------------------------------------------------------------------
 
     def run_batch(self) -> DrainReport:
-        """Claim and process one batch in one transaction. Returns what it did (empty when nothing was due)."""
+        """Claim and process one batch in one transaction. Returns what it did (empty when nothing was due).
+
+        Optimistic first: no savepoint per message. If one message fails, the batch is rolled back and done again
+        with a savepoint per message, so the failure is recorded on that message alone."""
+        try:
+            report = self._run_batch(careful=False)
+        except _Restart:
+            report = self._run_batch(careful=True)
+        if report.recherche_ins:
+            for hook in self.on_ins_lookup:
+                try:
+                    hook(list(report.recherche_ins))
+                except Exception:  # committed already: the INS side has its own safety net
+                    log.warning("intake.ins_hook_failed", exc_info=True)
+        return report
+
+    def _run_batch(self, careful: bool) -> DrainReport:
         report = DrainReport()
+        cache = registry.DirectoryCache()
         with self.uow() as uow:
             now = self.env.clock.now()
             rows = uow.intake.claim(now, self.policy.batch_size)
+            mapped = [self._map(row) for row in rows]
+            view: UnitOfWork = uow
+            batch_patients: BatchPatients | None = None
+            if not careful:  # a savepoint rollback would leave the snapshot ahead of the store: careful mode reads
+                batch_patients = BatchPatients(uow.patients, uow.intake.registry_snapshot(*_lookups(mapped)))
+                view = cast(UnitOfWork, BatchUnitOfWork(uow, batch_patients))
             blocked: set[str] = set()  # patients with a failure in this batch: their later rows wait
-            for row in rows:
+            verdicts: list[RowVerdict] = []
+            for row, one in zip(rows, mapped, strict=True):
                 if row.patient_key and row.patient_key in blocked:
                     continue
-                status, outcome, error = self._process(uow, row, now)
+                if batch_patients is not None and one is not None and one.canonical.event == "A40":
+                    batch_patients.enabled = False  # a merge moves rows behind the snapshot: read the store
+                status, outcome, error = self._process(view, row, one, careful, cache)
                 attempts = row.attempts + 1
                 next_at = None
                 if status is InboxStatus.FAILED:
@@ -169,19 +230,14 @@ class Pipeline:
                         outcome["statut"] = "dead"
                     else:
                         next_at = self.policy.next_attempt(now, attempts)
-                uow.intake.finish(row.id, status=status, attempts=attempts, outcome=outcome, error=error, at=now,
-                                  next_attempt_at=next_at)
+                verdicts.append(RowVerdict(row.id, status, attempts, outcome, error, next_at))
                 setattr(report, status.value, getattr(report, status.value) + 1)
                 for pid in (outcome.get("rapport") or {}).get("recherche_ins", []):
                     if pid not in report.recherche_ins:
                         report.recherche_ins.append(pid)
+            uow.session.flush()
+            uow.intake.finish_many(verdicts, now)
             report.batches = 1 if rows else 0
-        if report.recherche_ins:
-            for hook in self.on_ins_lookup:
-                try:
-                    hook(list(report.recherche_ins))
-                except Exception:  # committed already: the INS side has its own safety net
-                    log.warning("intake.ins_hook_failed", exc_info=True)
         return report
 
     def drain(self, max_batches: int | None = None) -> DrainReport:

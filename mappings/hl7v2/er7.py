@@ -192,7 +192,7 @@ class Field:
 
 
 class Segment:
-    __slots__ = ("_fields", "_msg", "index", "name", "raw")
+    __slots__ = ("_cache", "_fields", "_msg", "index", "name", "raw")
 
     def __init__(self, raw: str, msg: Message, index: int) -> None:
         self.raw = raw
@@ -200,6 +200,7 @@ class Segment:
         self.name = raw[:3]
         self.index = index  # occurrence of this segment name in the message, 1-based
         self._fields: list[str] | None = None
+        self._cache: dict[int, Field] = {}  # a field is split once, however often the mappings read it
 
     def _split(self) -> list[str]:
         if self._fields is None:
@@ -211,12 +212,18 @@ class Segment:
         return self._fields
 
     def field(self, n: int) -> Field:
+        found = self._cache.get(n)
+        if found is not None:
+            return found
         parts = self._split()
         if n < 1 or n >= len(parts):
-            return Field("", self._msg)
-        if self.name == "MSH" and n <= 2:  # never split MSH-1/MSH-2 on the separators they define
-            return Field("", self._msg) if not parts[n] else _Literal(parts[n], self._msg)
-        return Field(parts[n], self._msg)
+            found = Field("", self._msg)
+        elif self.name == "MSH" and n <= 2:  # never split MSH-1/MSH-2 on the separators they define
+            found = Field("", self._msg) if not parts[n] else _Literal(parts[n], self._msg)
+        else:
+            found = Field(parts[n], self._msg)
+        self._cache[n] = found
+        return found
 
     def value(self, n: int, component: int = 1) -> str:
         return self.field(n).first.component(component)

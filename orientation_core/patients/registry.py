@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from orientation_core.directory.model import Etablissement, Unite
 from orientation_core.errors import Conflict, ValidationFailed
 from orientation_core.patients.model import (
     INS_TYPES,
@@ -338,7 +339,7 @@ def merge(uow: UnitOfWork, env: Env, survivant: IdentiteEntrante, absorbe: Ident
 # ---- stays and movements ---------------------------------------------------------------------------------------------
 
 def _sort_key(m: Mouvement) -> tuple[dt.datetime, int]:
-    return (m.debut or dt.datetime.min.replace(tzinfo=dt.UTC), m.id or 0)
+    return (m.debut or dt.datetime.min.replace(tzinfo=dt.UTC), m.id if m.id is not None else 2**62)  # new: last
 
 
 def recompute_sejour(sejour: Sejour, mouvements: list[Mouvement]) -> None:
@@ -367,13 +368,34 @@ def recompute_sejour(sejour: Sejour, mouvements: list[Mouvement]) -> None:
         sejour.classe = classe
 
 
+class DirectoryCache:
+    """Établissements and units by code, memoised for one batch of messages (the directory rarely changes and a
+    feed names the same few of them in every message)."""
+
+    def __init__(self) -> None:
+        self._etabs: dict[str, Etablissement | None] = {}
+        self._unites: dict[tuple[int, str], Unite | None] = {}
+
+    def etablissement(self, uow: UnitOfWork, finess: str) -> Etablissement | None:
+        if finess not in self._etabs:
+            self._etabs[finess] = uow.directory.etablissement_by_finess(finess)
+        return self._etabs[finess]
+
+    def unite(self, uow: UnitOfWork, etablissement_id: int, code_uf: str) -> Unite | None:
+        key = (etablissement_id, code_uf)
+        if key not in self._unites:
+            self._unites[key] = uow.directory.unite_by_code(etablissement_id, code_uf)
+        return self._unites[key]
+
+
 def apply_movement(uow: UnitOfWork, env: Env, patient: Patient, entree: MouvementEntrant,
-                   rapport: Rapport) -> Sejour | None:
+                   rapport: Rapport, cache: DirectoryCache | None = None) -> Sejour | None:
     """Insert, cancel (ZBE-4 CANCEL) or correct (Z99, ZBE-4 UPDATE) a movement, then recompute its stay."""
     assert patient.id is not None
     if not entree.nda:
         raise ValidationFailed("Numéro de séjour (NDA, PID-18 / PV1-19) absent.", code="sejour.nda")
-    etab = uow.directory.etablissement_by_finess(entree.finess) if entree.finess else None
+    cache = cache or DirectoryCache()
+    etab = cache.etablissement(uow, entree.finess) if entree.finess else None
     if etab is None or etab.id is None:
         raise ValidationFailed(f"Établissement FINESS « {entree.finess} » inconnu de l'annuaire : créez-le puis "
                                "rejouez le message.", code="etablissement.inconnu")
@@ -431,9 +453,8 @@ def apply_movement(uow: UnitOfWork, env: Env, patient: Patient, entree: Mouvemen
         known.nature, known.classe, known.annule = entree.nature, entree.classe, False
         known.message_id, known.updated_at = entree.message_id, now
         rapport.applique.append(f"mouvement:{entree.evenement}")
-    uow.flush()
-    recompute_sejour(sejour, uow.patients.mouvements(sejour.id))
-    unite = uow.directory.unite_by_code(etab.id, sejour.code_uf) if sejour.code_uf else None
+    recompute_sejour(sejour, history)
+    unite = cache.unite(uow, etab.id, sejour.code_uf) if sejour.code_uf else None
     sejour.unite_id = unite.id if unite is not None else None
     return sejour
 

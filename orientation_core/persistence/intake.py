@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from orientation_core.inbox.model import InboxMessage, InboxSource, InboxStatus
+from orientation_core.patients.model import Identifiant, Mouvement, Patient, PatientContexte, Sejour
 from orientation_core.persistence import tables as t
 from orientation_core.persistence.inbox import _to_message
 
@@ -38,6 +39,29 @@ class Attempt:
     at: dt.datetime
     outcome: str
     error: str | None
+
+
+@dataclass(frozen=True)
+class RowVerdict:
+    """The pipeline's verdict on one row after one attempt."""
+
+    inbox_id: int
+    status: InboxStatus
+    attempts: int
+    outcome: dict[str, Any] | None
+    error: str | None = None
+    next_attempt_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class RegistrySnapshot:
+    valeurs: list[str]  # identifier values looked up: a miss on one of them is a real miss
+    ndas: list[str]
+    patients: list[Patient]
+    identifiers: list[Identifiant]
+    sejours: list[Sejour]
+    mouvements: list[Mouvement]
+    contextes: list[PatientContexte]
 
 
 @dataclass(frozen=True)
@@ -92,6 +116,47 @@ class SqlIntake:
             processed_at=at if status in (InboxStatus.PROCESSED, InboxStatus.REJECTED) else None))
         self._s.execute(sa.insert(t.inbox_attempt).values(inbox_id=inbox_id, at=at, outcome=status.value,
                                                           error=error))
+
+    def finish_many(self, verdicts: Sequence[RowVerdict], at: dt.datetime) -> None:
+        """``finish`` for a whole batch: two executemany statements instead of two statements per row."""
+        if not verdicts:
+            return
+        done = (InboxStatus.PROCESSED, InboxStatus.REJECTED)
+        self._s.execute(
+            sa.update(t.inbox_message).where(_C.id == sa.bindparam("b_id")).values(
+                status=sa.bindparam("b_status"), attempts=sa.bindparam("b_attempts"),
+                outcome=sa.bindparam("b_outcome"), last_error=sa.bindparam("b_error"),
+                next_attempt_at=sa.bindparam("b_next"), processed_at=sa.bindparam("b_processed")),
+            [{"b_id": v.inbox_id, "b_status": v.status, "b_attempts": v.attempts, "b_outcome": v.outcome,
+              "b_error": v.error, "b_next": v.next_attempt_at, "b_processed": at if v.status in done else None}
+             for v in verdicts],
+            execution_options={"synchronize_session": False})
+        self._s.execute(sa.insert(t.inbox_attempt), [
+            {"inbox_id": v.inbox_id, "at": at, "outcome": v.status.value, "error": v.error} for v in verdicts])
+
+    def registry_snapshot(self, valeurs: Sequence[str], ndas: Sequence[str]) -> RegistrySnapshot:
+        """Everything the registry use cases will read for one batch, in five queries: identifiers with these
+        values, their patients (with all their identifiers and contexts), the stays with these NDAs and their
+        movements. The pipeline answers the batch's reads from it (one round trip per message kind, not per
+        message). Objects are the session's own, so writes go through the normal unit of work."""
+        i, sj = t.patient_identifiant.c, t.sejour.c
+        found = list(self._s.scalars(sa.select(Identifiant).where(i.valeur.in_(sorted(set(valeurs)))))) \
+            if valeurs else []
+        sejours = list(self._s.scalars(sa.select(Sejour).where(sj.nda.in_(sorted(set(ndas)))))) if ndas else []
+        patient_ids = sorted({x.patient_id for x in found} | {x.patient_id for x in sejours})
+        patients: list[Patient] = []
+        identifiers: list[Identifiant] = []
+        contextes: list[PatientContexte] = []
+        if patient_ids:
+            patients = list(self._s.scalars(sa.select(Patient).where(t.patient.c.id.in_(patient_ids))))
+            identifiers = list(self._s.scalars(sa.select(Identifiant).where(i.patient_id.in_(patient_ids))))
+            contextes = list(self._s.scalars(sa.select(PatientContexte).where(
+                t.patient_contexte.c.patient_id.in_(patient_ids))))
+        sejour_ids = sorted(x.id for x in sejours if x.id is not None)
+        mouvements = list(self._s.scalars(sa.select(Mouvement).where(t.mouvement.c.sejour_id.in_(sejour_ids))
+                                          .order_by(t.mouvement.c.id))) if sejour_ids else []
+        return RegistrySnapshot(sorted(set(valeurs)), sorted(set(ndas)), patients, identifiers, sejours, mouvements,
+                                contextes)
 
     def pending_count(self) -> int:
         return int(self._s.scalar(sa.select(sa.func.count()).select_from(t.inbox_message)
