@@ -17,6 +17,7 @@ from orientation_core.errors import Conflict, StoreUnavailable
 from orientation_core.persistence.fhir import SqlFhirResources
 from orientation_core.persistence.identite import SqlIdentite
 from orientation_core.persistence.inbox import SqlInbox
+from orientation_core.persistence.intake import SqlIntake
 from orientation_core.persistence.mapping import start_mappers
 from orientation_core.persistence.repositories import (
     SqlDemandes,
@@ -66,6 +67,7 @@ class SqlUnitOfWork:
         self.notifications = SqlNotifications(session)
         self.identite = SqlIdentite(session)
         self.inbox = SqlInbox(session)
+        self.intake = SqlIntake(session)  # pipeline claims, verdicts, operator searches and replays
         self.fhir = SqlFhirResources(session)
         self._after_commit = after_commit or []
 
