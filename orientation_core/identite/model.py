@@ -29,6 +29,9 @@ TYPE_PAR_OID: dict[str, TypeIdentifiantPatient] = {
 }
 
 
+OID_PAR_TYPE: dict[TypeIdentifiantPatient, str] = {v: k for k, v in TYPE_PAR_OID.items()}
+
+
 class CodeCR(StrEnum):
     """RESULTAT/CR/CodeCR of INSi."""
 

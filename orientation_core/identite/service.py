@@ -19,6 +19,7 @@ from orientation_core.errors import Conflict, Forbidden
 from orientation_core.identite import rniv
 from orientation_core.identite.errors import InsiIndisponible, InsiRequeteRefusee
 from orientation_core.identite.model import (
+    OID_PAR_TYPE,
     Attribut,
     CodeCR,
     ConflitIdentite,
@@ -74,11 +75,25 @@ def traits_of(patient: Patient) -> TraitsIdentite:
     )
 
 
+def _ins_porte(uow: UnitOfWork, patient_id: int) -> InsRef | None:
+    """The INS the registry carries (a DPI may send an identity already qualified, PID-32 VALI)."""
+    for ident in uow.patients.identifiers(patient_id):
+        if ident.type in INS_TYPES and len(ident.valeur) == 15:
+            return InsRef(ident.valeur[:13], ident.valeur[13:], ident.autorite or OID_PAR_TYPE[ident.type])
+    return None
+
+
 def etat_of(uow: UnitOfWork, patient_id: int) -> EtatIdentite:
+    """The identity state, created on first use; an INS the registry already carries (qualified upstream) is
+    taken as the stored INS, so verification and conflict detection see it."""
     found = uow.identite.etat(patient_id)
     if found is None:
         found = EtatIdentite(patient_id=patient_id)
         uow.identite.add_etat(found)
+    if found.ins is None:
+        carried = _ins_porte(uow, patient_id)
+        if carried is not None:
+            found.set_ins(carried)
     return found
 
 
@@ -573,7 +588,7 @@ def lire_identite(uow: UnitOfWork, env: Env, actor_user_id: int, patient_id: int
     patient = uow.patients.get(patient_id)
     etat = uow.identite.etat(patient_id) or EtatIdentite(patient_id=patient_id)
     qualifiee = patient.statut_identite is StatutIdentite.QUALIFIEE
-    ins = etat.ins if qualifiee else None
+    ins = (etat.ins or _ins_porte(uow, patient_id)) if qualifiee else None
     return {
         "patient_id": patient_id,
         "statut": patient.statut_identite.value,
@@ -582,7 +597,7 @@ def lire_identite(uow: UnitOfWork, env: Env, actor_user_id: int, patient_id: int
         "ins": ({"valeur": ins.valeur, "matricule": ins.matricule, "cle": ins.cle, "oid": ins.oid}
                 if ins else None),
         "ins_historique": etat.ins_historique if qualifiee else [],
-        "ins_recupere": etat.ins is not None,
+        "ins_recupere": etat.ins is not None or ins is not None,
         "piece_identite": etat.piece_identite.value if etat.piece_identite else None,
         "validee_at": etat.validee_at,
         "date_interrogation_insi": etat.date_interrogation_insi,

@@ -212,3 +212,31 @@ def test_fhir_read_back_carries_the_ins_only_once_qualified(make_api: Callable[.
     assert "275126322074974" in body and "urn:oid:1.2.250.1.213.1.4.8" in body
     api.ok(api.put(MARTIN, f"{base}/attributs/douteuse", json={"actif": True}))
     assert "275126322074974" not in read()
+
+
+@pytest.mark.parametrize(("carried", "issue", "statut"), [
+    ("109076322083489", "conforme", "qualifiee"),  # the active INS
+    ("109076322091112", "non_conforme", "validee"),  # an INS INSi now lists as historical
+])
+def test_identity_qualified_upstream_is_verified(make_api: Callable[..., Any], sim: InsiSimulator, carried: str,
+                                                 issue: str, statut: str) -> None:
+    """A DPI may send an identity already qualified (PID-32 VALI with its INS): "Vérifier l'INS" replays INSi
+    against the INS the registry carries."""
+    from orientation_core.patients import service as patients
+    from orientation_core.patients.model import Patient, Sexe, StatutIdentite, TypeIdentifiantPatient
+
+    api = make_api(insi_url=sim.url)
+    c = api.container
+    with c.uow() as uow:
+        p = patients.register(uow, c.env, Patient("ECETINSI", ["PIERRE-ALAIN", "LOUIS"], dt.date(2009, 7, 14), Sexe.M,
+                                                  statut_identite=StatutIdentite.QUALIFIEE),
+                              [(TypeIdentifiantPatient.INS_NIR, carried, "1.2.250.1.213.1.4.8")])
+        pid = p.id
+    api.ok(api.post(MARTIN, "/api/v1/dossiers", json={"module": "sanitaire", "patient_id": pid,
+                                                      "unite_id": api.unite_id("1101")}), 201)
+    assert api.ok(api.get(MARTIN, f"/api/v1/patients/{pid}/identite"))["ins"]["valeur"] == carried
+    result = api.ok(api.post(MARTIN, f"/api/v1/patients/{pid}/identite/verifier-ins"))
+    assert (result["issue"], result["statut"]) == (issue, statut)
+    if issue == "non_conforme":  # INS removed; the new active INS waits in the work list
+        assert api.ok(api.get(MARTIN, f"/api/v1/patients/{pid}/identite"))["ins"] is None
+        assert result["conflit_id"] is not None
