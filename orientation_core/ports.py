@@ -162,6 +162,8 @@ class FhirResourceRepository(Protocol):
     def save(self, resource: dict[str, Any], at: dt.datetime, *, identifiers: Sequence[tuple[str, str]] = (),
              search: Sequence[tuple[str, str]] = (), unique_identifiers: bool = False,
              expected_version: int | None = None) -> dict[str, Any]: ...
+    def add_new(self, items: Sequence[tuple[dict[str, Any], Sequence[tuple[str, str]], Sequence[tuple[str, str]],
+                                             bool]], at: dt.datetime) -> list[dict[str, Any]]: ...
 
 
 class IdentityVerifier(Protocol):

@@ -425,6 +425,24 @@ def _write_entry(uow: SqlUnitOfWork, entry: _Entry, resource: dict[str, Any], at
     return Outcome(stored, 200 if existed else 201, warnings)
 
 
+def _write_all(uow: SqlUnitOfWork, entries: list[_Entry], resolved: list[dict[str, Any]],
+               warnings: list[list[Issue]], at: dt.datetime) -> list[Outcome]:
+    """Entries whose id was just assigned are new: written together (``add_new``); the others (matched
+    conditional creates, PUTs) one by one."""
+    results: dict[int, Outcome] = {}
+    fresh: list[tuple[int, dict[str, Any]]] = []
+    for n, (entry, resource) in enumerate(zip(entries, resolved, strict=True)):
+        if entry.method == "POST" and not entry.matched:
+            fresh.append((n, {**resource, "id": entry.assigned}))
+        else:
+            results[n] = _write_entry(uow, entry, resource, at, warnings[n])
+    stored = uow.fhir.add_new([(r, identifiers(r), search_values(r), r["resourceType"] in UNIQUE_IDENTIFIER_TYPES)
+                               for _, r in fresh], at)
+    for (n, _), resource in zip(fresh, stored, strict=True):
+        results[n] = Outcome(resource, 201, warnings[n])
+    return [results[n] for n in range(len(entries))]
+
+
 def transaction(container: Container, client: str, bundle: dict[str, Any]) -> dict[str, Any]:
     """All or nothing: every entry validated, every entry written, one inbox row, one commit."""
     entries = _entries(bundle)
@@ -452,8 +470,7 @@ def transaction(container: Container, client: str, bundle: dict[str, Any]) -> di
             if blocking:
                 raise FhirError(422, blocking + warnings)
             at = container.env.clock.now()
-            results = [_write_entry(uow, e, r, at, w)
-                       for e, r, w in zip(entries, resolved, per_entry, strict=True)]
+            results = _write_all(uow, entries, resolved, per_entry, at)
             posted = {**bundle, "entry": [
                 {"fullUrl": f"{r.resource['resourceType']}/{r.resource['id']}", "resource": r.resource,
                  "request": (bundle["entry"][e.index].get("request") or {})}

@@ -1,0 +1,298 @@
+"""FHIR intake throughput: a 12-entry transaction Bundle posted repeatedly to a real uvicorn on loopback.
+
+Claim (issue): the end-to-end intake (HTTP, structure and profile validation, versioned storage of the 12
+resources with their identifier and search index rows, the inbox row, one commit) runs at ≥ 0.5× the rate of
+fhir.resources' validation alone of the same Bundle, with p95 ≤ 50 ms at 8 concurrent clients on PostgreSQL.
+
+Peers in the same run (the machine is shared and noisy, so the claim is a ratio):
+  * fhir.resources alone: ``Bundle.model_validate`` of the same Bundle (R4B models), in this process, one thread,
+    measured right before and right after the intake run (the better of the two is the peer: the stricter
+    comparison);
+  * the limit: p95 / 50 ms.
+
+The Bundle is ``samples/fhir/bundle-transaction-sanitaire.json`` (Patient and Practitioner by conditional create,
+PractitionerRole, Encounter, Condition, two Observations, MedicationStatement, AllergyIntolerance, RelatedPerson,
+Coverage, ServiceRequest, all linked by urn:uuid). Reposting it is what a DPI does: the Patient and the
+Practitioner match their identifier (200), the ten others are created (201).
+
+The server is a separate process (``uvicorn``, ``--workers`` processes, default 1) on a database of its own
+(``aiguillage_bench_fhir``, real migrations, dropped at the end). It does not run the pipeline: in production a
+Celery worker drains the inbox; here the task queue only records the enqueue, so what is timed is the intake.
+
+    python benchmarks/fhir_intake.py [--database-url URL] [--clients 8] [--seconds 20] [--workers 1]
+                                     [--json-out PATH]
+
+Exit code 0 whether the targets are met or not; the verdicts are printed (PASS/FAIL) and written to the JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import httpx
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+NAME = "fhir_intake"
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / f"{NAME}.json"
+BUNDLE = ROOT / "samples" / "fhir" / "bundle-transaction-sanitaire.json"
+DEFAULT_URL = os.environ.get("AIGUILLAGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+DATABASE = "aiguillage_bench_fhir"
+HEADERS = {"X-Aiguillage-Client-FHIR": "bench-dpi", "Content-Type": "application/fhir+json"}
+
+
+# ====================================================================================================================
+# The server process
+# ====================================================================================================================
+
+
+def serve(database_url: str, port: int, workers: int) -> None:
+    """``--serve``: uvicorn on loopback over the benchmark database; the task queue only records enqueues."""
+    import uvicorn
+
+    os.environ["AIGUILLAGE_DATABASE_URL"] = database_url
+    os.environ["AIGUILLAGE_LOG_JSON"] = "true"
+    os.environ["AIGUILLAGE_LOG_LEVEL"] = "WARNING"
+    uvicorn.run("benchmarks.fhir_intake:make_app", factory=True, host="127.0.0.1", port=port, workers=workers,
+                log_level="warning", access_log=False)
+
+
+class HeldQueue:
+    """The pipeline is not under test: enqueues are counted, never run."""
+
+    def __init__(self) -> None:
+        self.enqueued = 0
+
+    def enqueue(self, name: str) -> None:
+        self.enqueued += 1
+
+    def start(self) -> None:
+        return None
+
+    def stop(self) -> None:
+        return None
+
+
+def make_app() -> Any:
+    from gateway.app import create_app
+    from gateway.container import build_container
+    from gateway.settings import Settings
+
+    container = build_container(Settings(), queue="sync")
+    container.tasks = HeldQueue()
+    return create_app(container=container)
+
+
+# ====================================================================================================================
+# Measurements
+# ====================================================================================================================
+
+
+def quantiles(samples_ms: list[float]) -> dict[str, float]:
+    ordered = sorted(samples_ms)
+    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+    return {"n": len(ordered), "p50_ms": round(pick(0.50), 2), "p95_ms": round(pick(0.95), 2),
+            "p99_ms": round(pick(0.99), 2), "mean_ms": round(statistics.fmean(ordered), 2),
+            "max_ms": round(ordered[-1], 2)}
+
+
+def validation_only(bundle: dict[str, Any], seconds: float) -> dict[str, Any]:
+    from fhir.resources.R4B.bundle import Bundle
+
+    for _ in range(50):
+        Bundle.model_validate(bundle)
+    times: list[float] = []
+    started = time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        t0 = time.perf_counter()
+        Bundle.model_validate(bundle)
+        times.append((time.perf_counter() - t0) * 1000)
+    elapsed = time.perf_counter() - started
+    return {"rate_per_s": round(len(times) / elapsed, 1), **quantiles(times)}
+
+
+def intake(base_url: str, body: bytes, clients: int, seconds: float) -> dict[str, Any]:
+    latencies: list[float] = []
+    statuses: Counter[int] = Counter()
+    entry_statuses: Counter[str] = Counter()
+    lock = threading.Lock()
+    stop_at = [0.0]
+    barrier = threading.Barrier(clients + 1)
+
+    def client() -> None:
+        mine: list[float] = []
+        codes: Counter[int] = Counter()
+        entries: Counter[str] = Counter()
+        with httpx.Client(base_url=base_url, timeout=30) as http:
+            http.post("/fhir/r4", content=body, headers=HEADERS)  # warm the connection and the server
+            barrier.wait()
+            while time.perf_counter() < stop_at[0]:
+                t0 = time.perf_counter()
+                response = http.post("/fhir/r4", content=body, headers=HEADERS)
+                mine.append((time.perf_counter() - t0) * 1000)
+                codes[response.status_code] += 1
+                if response.status_code == 200 and len(mine) % 10 == 1:  # a sample: keep the clients' CPU low
+                    entries.update(e["response"]["status"] for e in response.json()["entry"])
+        with lock:
+            latencies.extend(mine)
+            statuses.update(codes)
+            entry_statuses.update(entries)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    stop_at[0] = time.perf_counter() + seconds + 0.5
+    barrier.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    return {"rate_per_s": round(len(latencies) / elapsed, 1), "clients": clients,
+            "http_status": dict(statuses), "entry_status": dict(entry_statuses), **quantiles(latencies)}
+
+
+# ====================================================================================================================
+# Database and server life cycle
+# ====================================================================================================================
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def recreate_database(admin_url: str, name: str, *, drop_only: bool = False) -> str:
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            if not drop_only:
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def wait_ready(base_url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the server exited with {process.returncode}")
+        try:
+            if httpx.get(f"{base_url}/fhir/r4/metadata", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise SystemExit("the server did not answer within 60 s")
+
+
+def stored_counts(url: str) -> dict[str, int]:
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT resource_type, count(*) FROM fhir_resource GROUP BY resource_type"))
+            counts = {str(t): int(n) for t, n in rows}
+            counts["inbox_message"] = int(conn.execute(sa.text("SELECT count(*) FROM inbox_message")).scalar_one())
+            return counts
+    finally:
+        engine.dispose()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", default=DEFAULT_URL, help="PostgreSQL server (its admin database)")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--peer-seconds", type=float, default=5.0)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--target-ratio", type=float, default=0.5)
+    parser.add_argument("--target-ms", type=float, default=50.0)
+    parser.add_argument("--json-out", type=Path, default=RESULTS)
+    parser.add_argument("--serve", nargs=2, metavar=("URL", "PORT"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve:
+        serve(args.serve[0], int(args.serve[1]), args.workers)
+        return 0
+
+    from orientation_core.persistence.migrate import upgrade
+
+    bundle = json.loads(BUNDLE.read_text(encoding="utf-8"))
+    body = json.dumps(bundle).encode("utf-8")
+    url = recreate_database(args.database_url, DATABASE)
+    upgrade(url)
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    server = subprocess.Popen([sys.executable, "-m", "benchmarks.fhir_intake", "--serve", url, str(port),
+                               "--workers", str(args.workers)], cwd=ROOT, env=env)
+    try:
+        wait_ready(base_url, server)
+        print(f"server up on {base_url} ({args.workers} worker(s)); peer: fhir.resources validation alone")
+        before = validation_only(bundle, args.peer_seconds)
+        print(f"  validation only (before): {before['rate_per_s']} Bundles/s, p50 {before['p50_ms']} ms")
+        run = intake(base_url, body, args.clients, args.seconds)
+        print(f"  intake, {args.clients} clients: {run['rate_per_s']} Bundles/s, p50 {run['p50_ms']} ms, "
+              f"p95 {run['p95_ms']} ms, HTTP {run['http_status']}")
+        after = validation_only(bundle, args.peer_seconds)
+        print(f"  validation only (after):  {after['rate_per_s']} Bundles/s, p50 {after['p50_ms']} ms")
+        counts = stored_counts(url)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        recreate_database(args.database_url, DATABASE, drop_only=True)
+
+    peer = max(before["rate_per_s"], after["rate_per_s"])
+    ratio = round(run["rate_per_s"] / peer, 3)
+    ratio_pass = ratio >= args.target_ratio
+    latency_pass = run["p95_ms"] <= args.target_ms
+    errors = sum(n for s, n in run["http_status"].items() if int(s) != 200)
+    result = {
+        "benchmark": NAME,
+        "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()},
+        "parameters": {"clients": args.clients, "seconds": args.seconds, "workers": args.workers,
+                       "bundle": str(BUNDLE.relative_to(ROOT)), "bundle_entries": len(bundle["entry"]),
+                       "store": "postgresql"},
+        "peer_validation_only": {"before": before, "after": after, "rate_per_s": peer},
+        "intake": run,
+        "stored": counts,
+        "ratio_intake_to_validation": ratio,
+        "ratio_p95_to_limit": round(run["p95_ms"] / args.target_ms, 3),
+        "verdicts": {"throughput_ratio": "PASS" if ratio_pass else "FAIL",
+                     "p95_latency": "PASS" if latency_pass else "FAIL",
+                     "no_errors": "PASS" if errors == 0 else "FAIL"},
+    }
+    args.json_out.parent.mkdir(parents=True, exist_ok=True)
+    args.json_out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"ratio intake / validation-only: {ratio} (target ≥ {args.target_ratio}) "
+          f"{result['verdicts']['throughput_ratio']}")
+    print(f"p95 {run['p95_ms']} ms (limit {args.target_ms} ms) {result['verdicts']['p95_latency']}; "
+          f"errors: {errors} {result['verdicts']['no_errors']}")
+    print(f"stored: {counts}; JSON: {args.json_out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
