@@ -60,7 +60,10 @@ def dossier(d: Dossier, demandes: list[Demande] | None = None, *, prescripteur_v
     out["volets"] = {name: values for name, values in d.volets.items() if name not in hidden}
     # prefill: where each value came from, and the kept user values the DPI contradicts (hidden volets stay hidden)
     out["provenance"] = {name: fields for name, fields in d.provenance.items() if name not in hidden}
-    out["dpi_differe"] = differences(out["provenance"])
+    out["dpi_differe"] = differences(out["provenance"]) if prescripteur_view else []
+    if not prescripteur_view:  # receivers see where a value came from, not the DPI's other values or the edits
+        out["provenance"] = {name: {f: {k: v for k, v in e.items() if k not in ("valeur_dpi", "modifie", "differe")}
+                                    for f, e in fields.items()} for name, fields in out["provenance"].items()}
     out["etat_volets"] = [dataclasses.asdict(s) for s in d.volet_states()]
     out["complet"] = d.complet
     out["volets_masques"] = sorted(hidden)

@@ -140,7 +140,8 @@ def test_receivers_without_medical_habilitation_do_not_see_medical_provenance(ap
         assert dossier.module is Module.GRAND_AGE and "medical" in dossier.provenance
         hidden = serializers.dossier(dossier, [], prescripteur_view=False, volet_medical=False)
     assert "medical" not in hidden["provenance"] and "medical" not in hidden["volets"]
-    assert "administratif" in hidden["provenance"]
+    phone = hidden["provenance"]["administratif"]["telephone"]
+    assert phone["emplacement"] == "PID-13[1]" and "valeur_dpi" not in phone and hidden["dpi_differe"] == []
 
 
 # ---- the command line ------------------------------------------------------------------------------------------------
