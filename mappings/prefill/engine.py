@@ -30,6 +30,15 @@ Prefill = dict[str, dict[str, PrefilledValue]]
 
 
 def _apply(fmap: FieldMap, canonical: Canonical) -> PrefilledValue | None:
+    found = _value(fmap, canonical)
+    if found is None and fmap.clear_when_absent and canonical.patient is not None:
+        received = canonical.received_at.isoformat() if canonical.received_at else ""
+        where = locate(canonical.provenance, ("patient.identity_status",))
+        return PrefilledValue(None, canonical.source.value, canonical.message_id, where, fmap.paths[0], received)
+    return found
+
+
+def _value(fmap: FieldMap, canonical: Canonical) -> PrefilledValue | None:
     if fmap.when is not None and not fmap.when(canonical):
         return None
     if fmap.combine:

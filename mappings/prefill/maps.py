@@ -25,6 +25,9 @@ class FieldMap:
     combine: bool = False
     when: Callable[[Canonical], bool] | None = None
     aliases: tuple[str, ...] = ()  # provenance keys some intakes use instead of the path ("patient.ins")
+    # identity vigilance: a message about the patient without a usable value clears the field (an INS deleted
+    # by an A47, or an identity no longer qualified) instead of leaving the previous value in place
+    clear_when_absent: bool = False
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -60,7 +63,8 @@ IDENTITE: tuple[FieldMap, ...] = (
 SANITAIRE_ADMINISTRATIF_SOCIAL: tuple[FieldMap, ...] = (
     *IDENTITE,
     FieldMap("ins", ("patient.identifiers[kind=ins_nir].value", "patient.identifiers[kind=ins_nir_test].value",
-                     "patient.identifiers[kind=ins_nir_demo].value"), when=_ins_trusted, aliases=("patient.ins",)),
+                     "patient.identifiers[kind=ins_nir_demo].value"), when=_ins_trusted, aliases=("patient.ins",),
+             clear_when_absent=True),
     FieldMap("personne_a_prevenir", "contacts[role=personne_a_prevenir]", t.contact),
     FieldMap("regime_obligatoire", "coverages[kind=AMO]", t.coverage),
     FieldMap("etablissement_demandeur", "stay.etablissement_finess"),

@@ -90,6 +90,18 @@ def test_refresh_keeps_the_user_edit_and_shows_the_dpi_value(api: Api) -> None:
     assert refresh["apres"]["valeur_dpi_differente"] == {"administratif_social.telephone": "0478999999"}
 
 
+def test_an_ins_deleted_by_a47_leaves_the_dossier(api: Api) -> None:
+    patient_id = feed(api, golden("adt_a01__nominal"))
+    dossier_id = create(api, patient_id)["id"]
+    assert api.ok(api.get(MARTIN, f"/api/v1/dossiers/{dossier_id}"))["volets"]["administratif_social"]["ins"]
+    assert feed(api, golden("adt_a47__ins_deleted")) == patient_id
+    dossier = api.ok(api.get(MARTIN, f"/api/v1/dossiers/{dossier_id}"))
+    assert dossier["volets"]["administratif_social"]["ins"] is None
+    history = api.ok(api.get(MARTIN, f"/api/v1/dossiers/{dossier_id}/historique"))
+    cleared = [e for e in history if e["action"] == "prefill.appliquer"][-1]
+    assert cleared["avant"]["administratif_social.ins"] == "275126322074974"  # kept in the history
+
+
 def test_a40_merge_keeps_the_survivors_dossier_values(api: Api) -> None:
     """A40 (samples/hl7v2/adt_a40__merge): the MRG-1 IPP is merged into 100001. The survivor's dossier keeps its
     values (edited ones untouched); the absorbed patient's dossier moves to the survivor and follows its DPI."""

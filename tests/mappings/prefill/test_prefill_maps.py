@@ -108,9 +108,15 @@ def test_ins_only_from_a_qualified_identity(status: str, key_valid: bool | None,
                            "identifiers": [{"kind": "ins_nir", "value": "275126322074974"}]},
                   provenance={"patient.ins": "Patient.identifier[1].value"})
     admin = prefill([c], Module.SANITAIRE)["administratif_social"]
-    assert ("ins" in admin) is shown
     if shown:  # the FHIR intake names the INS "patient.ins": the alias finds it
+        assert admin["ins"].value == "275126322074974"
         assert admin["ins"].emplacement == "Patient.identifier[1].value"
+    else:  # identity vigilance: "no usable INS" is a value, which clears an INS prefilled before
+        assert admin["ins"].value is None
+
+
+def test_a_message_without_patient_does_not_clear_the_ins() -> None:
+    assert "ins" not in prefill([canonical(patient=None)], Module.SANITAIRE).get("administratif_social", {})
 
 
 def test_later_message_wins_and_a_message_without_the_value_erases_nothing() -> None:
