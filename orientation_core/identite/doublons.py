@@ -8,13 +8,14 @@ date still counts (a frequent typing error). Each candidate gets a score in [0, 
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from orientation_core.patients.model import Patient, Sexe, normalize_name
 
-SEUIL = 0.6  # below this a candidate is not shown
+SEUIL = 0.65  # below this a candidate is not shown: names alone, or date + first name alone, are not enough
 W_DATE, W_NOM, W_PRENOM, W_SEXE, W_LIEU = 0.30, 0.35, 0.25, 0.05, 0.05
 
 
@@ -71,6 +72,7 @@ def _first_name_score(a: Patient, b: Patient) -> tuple[float, str]:
 def score(a: Patient, b: Patient) -> tuple[float, tuple[str, ...]]:
     reasons: list[str] = []
     total = 0.0
+    date_evidence = True
     if a.date_naissance == b.date_naissance:
         total += W_DATE
         reasons.append("même date de naissance")
@@ -78,6 +80,11 @@ def score(a: Patient, b: Patient) -> tuple[float, tuple[str, ...]]:
           and a.date_naissance.month == b.date_naissance.day):
         total += W_DATE * 0.6
         reasons.append("jour et mois inversés")
+    elif _one_field_apart(a.date_naissance, b.date_naissance):
+        total += W_DATE * 0.5
+        reasons.append("date de naissance proche")
+    else:
+        date_evidence = False
     name, why = _name_score(a, b)
     if name:
         total += W_NOM * name
@@ -91,7 +98,14 @@ def score(a: Patient, b: Patient) -> tuple[float, tuple[str, ...]]:
     if a.lieu_naissance_code and a.lieu_naissance_code == b.lieu_naissance_code:
         total += W_LIEU
         reasons.append("même lieu de naissance")
+    if not date_evidence:  # same names born on unrelated dates: most often two people
+        total *= 0.5
     return round(total, 3), tuple(reasons)
+
+
+def _one_field_apart(a: dt.date, b: dt.date) -> bool:
+    """Two of day, month, year equal: one field mistyped."""
+    return sum((a.year == b.year, a.month == b.month, a.day == b.day)) == 2
 
 
 def candidats(patient: Patient, others: Iterable[Patient], ins_of: Mapping[int, str],
