@@ -68,7 +68,10 @@ def messages(patients: int) -> list[NewInboxMessage]:
             raw = (templates[name].replace(b"900001^", f"{ipp}^".encode())
                    .replace(b"2026000123^", f"{nda}^".encode())
                    .replace(b"275126322074974^^^ASIP", b"")  # one INS per patient would be a duplicate
-                   .replace(b"|MVT-", f"|P{p}-MVT-".encode()))
+                   .replace(b"|MVT-", f"|P{p}-MVT-".encode())
+                   # after the A31, the DPI sends the updated used name: a coherent feed, not a flip-flop
+                   .replace(b"DUPONT^ZOE^^^^^D", b"MARTIN^ZOE^^^^^D" if step > STORY.index("adt_a31__update")
+                            else b"DUPONT^ZOE^^^^^D"))
             rows.append(NewInboxMessage(
                 source=InboxSource.HL7V2, sender_app="DPI_HSE", sender_facility="HSE^690001011^M",
                 control_id=f"B-{step}-{p}", message_type="ADT", trigger_event=name[4:7].upper(), raw=raw,

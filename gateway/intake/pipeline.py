@@ -18,6 +18,7 @@ INSi hook: each outcome's ``rapport.recherche_ins`` lists the patients whose ide
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -27,13 +28,15 @@ from sqlalchemy.exc import OperationalError
 
 from gateway.intake import translate
 from gateway.intake.prefetch import BatchPatients, BatchUnitOfWork
-from mappings.canonical import Canonical
+from mappings.canonical import Canonical, Issue, Source
+from mappings.fhir.intake import to_canonical as fhir_to_canonical
 from mappings.hl7v2 import Mapped, map_message
 from orientation_core.errors import AiguillageError, StoreUnavailable
+from orientation_core.identite import service as identite
 from orientation_core.inbox.model import InboxMessage, InboxSource, InboxStatus, Verdict
 from orientation_core.patients import registry
 from orientation_core.persistence.intake import RowVerdict
-from orientation_core.persistence.uow import UnitOfWorkFactory
+from orientation_core.persistence.uow import SqlUnitOfWork, UnitOfWorkFactory
 from orientation_core.ports import Env, UnitOfWork
 
 log = structlog.get_logger("aiguillage.intake")
@@ -109,6 +112,8 @@ def apply_canonical(uow: UnitOfWork, env: Env, canonical: Canonical,
         move = translate.mouvement(canonical)
         if move is not None:
             registry.apply_movement(uow, env, patient, move, rapport, cache)
+        elif (state := translate.sejour(canonical)) is not None:  # FHIR Encounter: a stay without movements
+            registry.upsert_sejour(uow, env, patient, state, rapport, cache)
     assert patient.id is not None
     data, provenance = translate.context(canonical)
     if data:
@@ -132,13 +137,23 @@ class Pipeline:
         self.policy = policy or PipelinePolicy()
         self.default_charset = default_charset
         self.on_ins_lookup: list[Callable[[list[int]], None]] = []
+        self.queue_ins_lookups = True
 
     # ---- one message ---------------------------------------------------------------------------------------------
 
     def _map(self, row: InboxMessage) -> Mapped | None:
-        if row.source is not InboxSource.HL7V2:
-            return None
-        return map_message(row.raw, received_at=row.received_at, default_charset=row.charset or self.default_charset)
+        if row.source is InboxSource.HL7V2:
+            return map_message(row.raw, received_at=row.received_at,
+                               default_charset=row.charset or self.default_charset)
+        # InboxSource.FHIR: rows stored by the FHIR intake (gateway/fhir), same registry path
+        try:
+            content = json.loads(row.raw)
+        except ValueError:
+            canonical = Canonical(source=Source.FHIR, message_id=row.control_id)
+            canonical.issues.append(Issue(severity="error", code="fhir.json_invalide", location="",
+                                          message="Contenu FHIR stocké illisible (JSON invalide)."))
+            return Mapped(canonical, None)
+        return Mapped(fhir_to_canonical(content, received_at=row.received_at, sender=row.sender_app), None)
 
     def _process(self, uow: UnitOfWork, row: InboxMessage, mapped: Mapped | None, careful: bool,
                  cache: registry.DirectoryCache) -> tuple[InboxStatus, dict[str, Any], str | None]:
@@ -180,6 +195,22 @@ class Pipeline:
                     f"{code}: {message}")
         savepoint.commit()
         return InboxStatus.PROCESSED, {"statut": "processed", **base, "rapport": rapport.as_dict()}, None
+
+    def _queue_ins_lookups(self, uow: SqlUnitOfWork, report: DrainReport) -> None:
+        """The identity-vigilance hook: queue an INSi look-up (orientation_core.identite) for each new or changed
+        identity that may have one, in the batch's transaction; ``on_ins_lookup`` callbacks run after commit
+        (the ``ingest.process`` task enqueues ``ins.lookup`` there)."""
+        queued = []
+        for patient_id in report.recherche_ins:
+            savepoint = uow.session.begin_nested()
+            try:
+                if identite.demander_recherche(uow, self.env, patient_id, "intake") is not None:
+                    queued.append(patient_id)
+                savepoint.commit()
+            except AiguillageError:  # never lose the batch for a look-up: the INS side re-checks identities
+                savepoint.rollback()
+                log.warning("intake.ins_lookup_not_queued", patient_id=patient_id, exc_info=True)
+        report.recherche_ins = queued
 
     # ---- batches -------------------------------------------------------------------------------------------------
 
@@ -235,6 +266,8 @@ class Pipeline:
                 for pid in (outcome.get("rapport") or {}).get("recherche_ins", []):
                     if pid not in report.recherche_ins:
                         report.recherche_ins.append(pid)
+            if self.queue_ins_lookups:
+                self._queue_ins_lookups(uow, report)
             uow.session.flush()
             uow.intake.finish_many(verdicts, now)
             report.batches = 1 if rows else 0

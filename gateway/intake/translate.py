@@ -65,6 +65,18 @@ def identite(canonical: Canonical) -> IdentiteEntrante | None:
     )
 
 
+def sejour(canonical: Canonical) -> MouvementEntrant | None:
+    """A stay without a movement (FHIR Encounter): its state, for ``registry.upsert_sejour``."""
+    stay = canonical.stay
+    if stay is None or stay.movement is not None or not stay.nda:
+        return None
+    return MouvementEntrant(
+        evenement=canonical.event, action="SNAPSHOT", identifiant="", finess=stay.etablissement_finess,
+        nda=stay.nda, classe=stay.patient_class, code_uf=stay.uf, date_entree=stay.admit_at,
+        date_sortie=stay.discharge_at, message_id=canonical.message_id,
+    )
+
+
 def mouvement(canonical: Canonical) -> MouvementEntrant | None:
     stay = canonical.stay
     if stay is None or stay.movement is None:

@@ -75,7 +75,9 @@ def ingest_process(container: Container) -> dict[str, int]:
     """Drain the inbox through the HL7 v2 pipeline (gateway/intake): due rows in per-patient order."""
     from gateway.intake import Pipeline
 
-    return Pipeline(container.uow, container.env).drain().as_dict()
+    pipeline = Pipeline(container.uow, container.env)
+    pipeline.on_ins_lookup.append(lambda _ids: container.tasks.enqueue("ins.lookup"))  # after commit
+    return pipeline.drain().as_dict()
 
 
 TASKS = {

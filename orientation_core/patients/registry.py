@@ -41,6 +41,10 @@ CANCELS: dict[str, tuple[str, ...]] = {
     "A52": ("A21",), "A53": ("A22",), "A55": ("A54",),
 }
 MAX_MERGE_HOPS = 16
+NAME_TRAITS = frozenset({"nom_naissance", "prenoms", "nom_utilise", "prenom_utilise"})
+# Traits stricts (DOMAIN.md §7) and the status: what an INSi look-up depends on.
+STRICT_TRAITS = frozenset({"nom_naissance", "prenoms", "date_naissance", "sexe", "lieu_naissance_code",
+                           "statut_identite", "attributs"})
 
 
 @dataclass(frozen=True)
@@ -169,7 +173,8 @@ def _apply_traits(uow: UnitOfWork, env: Env, patient: Patient, traits: Traits) -
     if changed:
         patient.refresh_search_key()
         patient.updated_at = env.clock.now()
-        uow.dossiers.refresh_patient_name(patient)
+        if NAME_TRAITS.intersection(changed):  # dossiers copy the display and search names, nothing else
+            uow.dossiers.refresh_patient_name(patient)
     return changed
 
 
@@ -246,12 +251,15 @@ def upsert_identity(uow: UnitOfWork, env: Env, entree: IdentiteEntrante, rapport
         uow.patients.add_identifier(Identifiant(patient_id=patient.id, type=entree.ipp.type,
                                                 valeur=entree.ipp.valeur, autorite=entree.ipp.autorite))
         rapport.applique.append("patient.cree")
+        lookup = True
     else:
         changed = _apply_traits(uow, env, patient, entree.traits)
         if changed:
             rapport.applique.append("patient.traits:" + ",".join(changed))
+        lookup = bool(STRICT_TRAITS.intersection(changed))
     _reconcile_ins(uow, patient, entree, rapport)
-    _needs_lookup(patient, rapport)
+    if lookup:  # a new identity, or strict traits changed: worth an INSi look-up (not on every movement)
+        _needs_lookup(patient, rapport)
     rapport.patient_id = patient.id
     return patient
 
@@ -456,6 +464,39 @@ def apply_movement(uow: UnitOfWork, env: Env, patient: Patient, entree: Mouvemen
     recompute_sejour(sejour, history)
     unite = cache.unite(uow, etab.id, sejour.code_uf) if sejour.code_uf else None
     sejour.unite_id = unite.id if unite is not None else None
+    return sejour
+
+
+def upsert_sejour(uow: UnitOfWork, env: Env, patient: Patient, entree: MouvementEntrant, rapport: Rapport,
+                  cache: DirectoryCache | None = None) -> Sejour:
+    """A stay known without its movements (FHIR Encounter): its current state as the sender describes it.
+    A stay that already has movements (HL7 PAM FR) keeps them as the source of truth for status and dates."""
+    assert patient.id is not None
+    if not entree.nda:
+        raise ValidationFailed("Numéro de séjour (NDA) absent.", code="sejour.nda")
+    cache = cache or DirectoryCache()
+    etab = cache.etablissement(uow, entree.finess) if entree.finess else None
+    if etab is None or etab.id is None:
+        raise ValidationFailed(f"Établissement FINESS « {entree.finess} » inconnu de l'annuaire : créez-le puis "
+                               "rejouez le message.", code="etablissement.inconnu")
+    sejour = uow.patients.sejour_by_nda(etab.id, entree.nda)
+    if sejour is not None and sejour.patient_id != patient.id:
+        raise Conflict(f"Le séjour {entree.nda} appartient à un autre patient.", code="sejour.autre_patient")
+    if sejour is None:
+        sejour = Sejour(patient_id=patient.id, etablissement_id=etab.id, nda=entree.nda)
+        uow.patients.add_sejour(sejour)
+        rapport.applique.append("sejour.cree")
+    elif sejour.id is not None and uow.patients.mouvements(sejour.id):
+        rapport.applique.append("sejour.connu_par_ses_mouvements")
+        return sejour
+    sejour.classe = entree.classe or sejour.classe
+    sejour.code_uf = entree.code_uf or sejour.code_uf
+    sejour.date_entree = entree.date_entree or sejour.date_entree
+    sejour.date_sortie = entree.date_sortie
+    sejour.statut = StatutSejour.SORTI if entree.date_sortie is not None else StatutSejour.EN_COURS
+    unite = cache.unite(uow, etab.id, sejour.code_uf) if sejour.code_uf else None
+    sejour.unite_id = unite.id if unite is not None else None
+    rapport.applique.append("sejour.mis_a_jour")
     return sejour
 
 

@@ -233,3 +233,43 @@ def test_every_sample_goes_through_the_pipeline_without_an_unexpected_failure(co
         golden = json.loads(path.with_suffix(".expected.json").read_text(encoding="utf-8"))
         expected = InboxStatus.PROCESSED if golden["outcome"] == "accepted" else InboxStatus.REJECTED
         assert state[inbox_id].status == expected, (path.name, state[inbox_id].outcome)
+
+
+def fhir_row(name: str, control_id: str) -> NewInboxMessage:
+    raw = (PROJECT_ROOT / "samples" / "fhir" / f"{name}.json").read_bytes()
+    return NewInboxMessage(source=InboxSource.FHIR, sender_app="dpi-fhir", sender_facility="", control_id=control_id,
+                           message_type="FHIR", trigger_event="Bundle", raw=raw, received_at=T0, version="4.0.1",
+                           charset="UTF-8", patient_key=None)
+
+
+def test_fhir_rows_go_through_the_same_registry_path(container: Container) -> None:
+    (inbox_id,) = store(container, fhir_row("bundle-transaction-sanitaire", "fhir-1"))
+    container.run_task("ingest.process")
+    row = rows(container)[inbox_id]
+    assert row.status == InboxStatus.PROCESSED, row.outcome
+    with container.uow() as uow:
+        patient = uow.patients.by_identifier(TypeIdentifiantPatient.IPP, "200451", FINESS)
+        assert patient is not None and patient.id is not None
+        assert patient.statut_identite is StatutIdentite.QUALIFIEE
+        assert ("ins_nir", "275126322074974") in {(i.type.value, i.valeur) for i in uow.patients.identifiers(patient.id)}
+        (sejour,) = uow.patients.sejours(patient.id)
+        assert (sejour.nda, sejour.statut, sejour.code_uf) == ("26000123", StatutSejour.EN_COURS, "1101")
+        assert uow.patients.contextes(patient.id)[0].source == "fhir"
+
+
+def test_a_new_provisional_identity_queues_an_insi_lookup(container: Container) -> None:
+    store(container, sample("neg__ins_without_vali"))
+    pipeline = Pipeline(container.uow, container.env)
+    woken: list[list[int]] = []
+    pipeline.on_ins_lookup.append(woken.append)
+    pipeline.drain()
+    with container.uow() as uow:
+        patient = uow.patients.by_identifier(TypeIdentifiantPatient.IPP, "900001", FINESS)
+        assert patient is not None and patient.id is not None
+        assert [r.patient_id for r in uow.identite.recherches(patient.id)] == [patient.id]
+    assert woken == [[patient.id]]
+    # the next movement of the same identity (no strict trait changed) does not ask again
+    store(container, rewrite(sample("adt_a01__nominal"), {"|VALI": "|PROV"}))
+    woken.clear()
+    pipeline.drain()
+    assert woken == []
