@@ -22,7 +22,7 @@ def ins_key(matricule: str) -> int | None:
 def ins_key_valid(value: str) -> bool:
     """True when ``value`` is 15 characters (matricule + 2-digit key) and the key computes."""
     value = value.strip().upper()
-    if len(value) != 15 or not value[13:].isdigit():
+    if len(value) != 15 or not (value[13:].isascii() and value[13:].isdigit()):  # "²" is a digit to str
         return False
     expected = ins_key(value[:13])
     return expected is not None and expected == int(value[13:])

@@ -90,3 +90,7 @@ def test_hl7_times_without_offset_are_paris_time() -> None:
     assert explicit is not None and explicit.utcoffset() == dt.timedelta(0)
     assert parse_dtm("2026") == dt.datetime(2026, 1, 1, tzinfo=winter.tzinfo)
     assert parse_dtm("garbage") is None and parse_dtm("20261341") is None
+
+
+def test_an_ins_key_made_of_non_ascii_digits_is_invalid_not_a_crash() -> None:
+    assert not ins_key_valid("2751263220749²4")  # "²".isdigit() is True, int("²") raises
