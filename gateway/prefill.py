@@ -177,7 +177,7 @@ FEED_LABELS = {"hl7v2": "flux HL7 v2 de démonstration (samples/hl7v2)",
                "plafond": "plafond : un DPI qui envoie tout ce que le modèle canonique porte (PAM FR + FR Core)"}
 
 
-def full_context() -> Canonical:
+def full_context(module: Module) -> Canonical:
     """A DPI context with every section the canonical model carries: the ceiling the field maps reach. Fields
     still missing there are those no DPI message carries (type de logement, signature, GIR…)."""
     return Canonical.model_validate({
@@ -200,15 +200,16 @@ def full_context() -> Canonical:
         "clinical": {"poids_kg": 61.5, "taille_cm": 164, "date_intervention": "2026-03-16",
                      "conditions": [{"kind": "antecedent", "text": "HTA"}, {"kind": "actuel", "text": "Fracture"}],
                      "medications": [{"text": "Énoxaparine"}], "allergies": [{"text": "Amoxicilline"}]},
-        "admission_request": {"module": "grand_age", "type_orientation": "EHPAD", "reason": "Perte d'autonomie",
-                              "desired_date": "2026-04-01", "type_accueil": "permanent",
+        "admission_request": {"module": module.value, "reason": "Perte d'autonomie", "desired_date": "2026-04-01",
+                              "type_orientation": "SMR" if module is Module.SANITAIRE else "EHPAD",
+                              "type_accueil": "" if module is Module.SANITAIRE else "permanent",
                               "requester": {"idnps": "810100000017", "nom": "MARTIN", "prenom": "Claire"}},
     })
 
 
-def _shares(canonicals: list[Canonical]) -> list[VoletShare]:
+def _shares(canonicals: list[Canonical], modules: tuple[Module, ...] = tuple(Module)) -> list[VoletShare]:
     shares = []
-    for module in Module:
+    for module in modules:
         filled = completeness(module, prefill(canonicals, module))
         for volet in VOLETS[module]:
             if volet.name != "pieces_jointes":
@@ -233,7 +234,7 @@ def report(samples: Path) -> dict[str, list[tuple[str, int, list[VoletShare]]]]:
             rows.append((key, len(canonicals), _shares(canonicals)))
         rows.sort(key=lambda r: -sum(s.remplis for s in r[2]))  # the richest DPI context first
         out[feed] = rows
-    out["plafond"] = [("tous les champs DPI", 1, _shares([full_context()]))]
+    out["plafond"] = [("tous les champs DPI", 1, [s for m in Module for s in _shares([full_context(m)], (m,))])]
     return out
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mappings.canonical import Canonical, IdentityStatus
+from mappings.canonical import Canonical, IdentityStatus, Module
 from mappings.prefill import transforms as t
 
 
@@ -40,7 +40,15 @@ def _ins_trusted(c: Canonical) -> bool:
             and c.patient.ins_key_valid is not False)
 
 
-_HOME = "patient.addresses[*use!=birth]"  # not the birthplace (PID-11 XAD-7 BDL)
+def _request_for(module: Module) -> Callable[[Canonical], bool]:
+    """The admission request's own fields (orientation type, reason, dates) fill only a dossier of its module: an
+    EHPAD request says nothing about an SMR orientation."""
+    def check(c: Canonical) -> bool:
+        return c.admission_request is not None and c.admission_request.module is module
+    return check
+
+
+_SANITAIRE_REQUEST, _GRAND_AGE_REQUEST = _request_for(Module.SANITAIRE), _request_for(Module.GRAND_AGE)
 
 IDENTITE: tuple[FieldMap, ...] = (
     FieldMap("nom_naissance", "patient.nom_naissance"),
@@ -87,8 +95,8 @@ SANITAIRE_MEDICAL: tuple[FieldMap, ...] = (
 )
 
 SANITAIRE_ORIENTATION: tuple[FieldMap, ...] = (
-    FieldMap("type_orientation", "admission_request.type_orientation", t.lower),
-    FieldMap("motif_demande", "admission_request.reason"),
+    FieldMap("type_orientation", "admission_request.type_orientation", t.lower, when=_SANITAIRE_REQUEST),
+    FieldMap("motif_demande", "admission_request.reason", when=_SANITAIRE_REQUEST),
 )
 
 GRAND_AGE_ADMINISTRATIF: tuple[FieldMap, ...] = (
@@ -96,9 +104,9 @@ GRAND_AGE_ADMINISTRATIF: tuple[FieldMap, ...] = (
     # Cerfa 14732*03 "personne à contacter pour le suivi du dossier": the person to warn, else the trusted one
     FieldMap("personne_contact", ("contacts[role=personne_a_prevenir]", "contacts[role=personne_confiance]",
                                   "contacts[0]"), t.contact),
-    FieldMap("motivation", "admission_request.reason"),
-    FieldMap("type_accueil", "admission_request.type_accueil", t.type_accueil),
-    FieldMap("date_entree_souhaitee", "admission_request.desired_date", t.iso_date),
+    FieldMap("motivation", "admission_request.reason", when=_GRAND_AGE_REQUEST),
+    FieldMap("type_accueil", "admission_request.type_accueil", t.type_accueil, when=_GRAND_AGE_REQUEST),
+    FieldMap("date_entree_souhaitee", "admission_request.desired_date", t.iso_date, when=_GRAND_AGE_REQUEST),
 )
 
 GRAND_AGE_MEDICAL: tuple[FieldMap, ...] = (

@@ -151,8 +151,12 @@ def test_grand_age_request_context() -> None:
     assert values["administratif"]["date_entree_souhaitee"].value == "2026-04-01"
     assert values["medical"]["medecin_signataire"].value["rpps"] == "10100000025"
     assert values["medical"]["contexte"].value == "Hospitalisé(e) depuis le 15/03/2026 (UF 1101)"
-    sanitaire = prefill([c], Module.SANITAIRE)
-    assert sanitaire["orientation"]["type_orientation"].value == "ehpad"
+    # an EHPAD request says nothing of a Sanitaire orientation, and a Sanitaire request nothing of an EHPAD entry
+    assert "orientation" not in prefill([c], Module.SANITAIRE)
+    smr = canonical(source="fhir", admission_request={"module": "sanitaire", "type_orientation": "SMR",
+                                                      "reason": "Rééducation", "desired_date": "2026-03-09"})
+    assert prefill([smr], Module.SANITAIRE)["orientation"]["type_orientation"].value == "smr"
+    assert "date_entree_souhaitee" not in prefill([smr], Module.GRAND_AGE).get("administratif", {})
 
 
 def test_completeness_lists_what_is_missing_by_field() -> None:
