@@ -21,6 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import structlog
+from pydantic import ValidationError
+
 from mappings.canonical import Canonical, IdentifierKind
 from mappings.prefill import as_plain, completeness, prefill
 from orientation_core.dossier import prefill as dossier_prefill
@@ -28,6 +31,8 @@ from orientation_core.dossier.provenance import Change
 from orientation_core.dossier.volets import VOLETS, Module
 from orientation_core.patients.model import PatientContexte, TypeIdentifiantPatient
 from orientation_core.ports import Env, UnitOfWork
+
+log = structlog.get_logger("aiguillage.prefill")
 
 _KINDS = {TypeIdentifiantPatient.IPP: IdentifierKind.IPP, TypeIdentifiantPatient.INS_NIR: IdentifierKind.INS_NIR,
           TypeIdentifiantPatient.INS_NIA: IdentifierKind.INS_NIA,
@@ -89,7 +94,14 @@ def dpi_context(uow: UnitOfWork, patient_id: int) -> list[Canonical]:
     contextes = sorted(uow.patients.contextes(patient_id),
                        key=lambda c: (c.updated_at is not None, c.updated_at or dt.datetime.min.replace(tzinfo=dt.UTC),
                                       c.source))
-    return [canonical_from_context(uow, patient_id, c) for c in contextes]
+    out = []
+    for contexte in contextes:
+        try:
+            out.append(canonical_from_context(uow, patient_id, contexte))
+        except ValidationError as exc:  # a context the prefill cannot read must not fail the message that saved it
+            log.error("prefill.contexte_illisible", patient_id=patient_id, source=contexte.source,
+                      erreurs=len(exc.errors()))
+    return out
 
 
 def prefill_dossier(uow: UnitOfWork, env: Env, dossier_id: int, *, user_id: int | None = None,

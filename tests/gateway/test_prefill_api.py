@@ -16,6 +16,7 @@ from gateway.intake.pipeline import apply_canonical
 from gateway.settings import PROJECT_ROOT
 from mappings.canonical import Canonical
 from orientation_core.dossier.volets import Module
+from orientation_core.patients.model import PatientContexte
 from tests.gateway.conftest import MARTIN, Api
 
 HL7 = PROJECT_ROOT / "samples" / "hl7v2"
@@ -100,6 +101,18 @@ def test_an_ins_deleted_by_a47_leaves_the_dossier(api: Api) -> None:
     history = api.ok(api.get(MARTIN, f"/api/v1/dossiers/{dossier_id}/historique"))
     cleared = [e for e in history if e["action"] == "prefill.appliquer"][-1]
     assert cleared["avant"]["administratif_social.ins"] == "275126322074974"  # kept in the history
+
+
+def test_an_unreadable_context_is_skipped_not_fatal(api: Api) -> None:
+    patient_id = feed(api, golden("adt_a01__nominal"))
+    dossier_id = create(api, patient_id)["id"]
+    with api.container.uow() as uow:
+        uow.patients.add_contexte(PatientContexte(patient_id=patient_id, source="fhir",
+                                                  donnees={"clinical": {"poids_kg": "lourd"}}, message_id="X"))
+        uow.flush()
+        changes = prefill.refresh_patient(uow, api.container.env, patient_id)
+    assert [c.outcome for c in changes[dossier_id]] and all(c.outcome.value == "inchange"
+                                                               for c in changes[dossier_id])
 
 
 def test_a40_merge_keeps_the_survivors_dossier_values(api: Api) -> None:
