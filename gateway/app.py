@@ -17,6 +17,7 @@ from gateway.api import dossiers, identite, people
 from gateway.api import inbox as inbox_api
 from gateway.container import Container, build_container
 from gateway.fhir import router as fhir_router
+from gateway.fhir.subscriptions import start as start_fhir_subscriptions
 from gateway.settings import Settings
 
 REQUESTS = Counter("aiguillage_http_requests_total", "HTTP requests", ["method", "route", "status"])
@@ -31,6 +32,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         container.tasks.start()
+        fhir_subscriptions = start_fhir_subscriptions(container)  # REST-hook delivery after commit
         listener = None
         if mllp:  # same process and loop as the API: its store work runs in the listener's writer thread
             from gateway.mllp import build_listener
@@ -42,6 +44,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         finally:
             if listener is not None:
                 await listener.stop()
+            fhir_subscriptions.stop()
             container.tasks.stop()
             container.engine.dispose()
 

@@ -68,6 +68,14 @@ def capability_statement(base_url: str, version: str) -> dict[str, Any]:
         "searchParam": [{"name": p, "type": SEARCH_TYPES.get(p, "token")} for p in SEARCH_PARAMS["Task"]]
                        + [{"name": "_lastUpdated", "type": "date"}, {"name": "_id", "type": "token"}],
     })
+    resources.append({
+        "type": "Subscription",
+        "documentation": ("Abonnement rest-hook aux changements de Task (criteria = Task?patient:identifier=…), "
+                          "pour un utilisateur dont les droits filtrent les Task. Envoi après validation de la "
+                          "transaction : PUT <endpoint>/Task/<id> avec la Task (payload application/fhir+json), "
+                          "ou POST <endpoint> vide ; nouvelles tentatives avec délai croissant, puis statut error."),
+        "interaction": [{"code": "create"}, {"code": "read"}],
+    })
     resources.append({"type": "StructureDefinition", "interaction": [{"code": "read"}],
                       "documentation": "Les profils appliqués, tels que conservés par Aiguillage."})
     return {

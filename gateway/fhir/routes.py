@@ -19,14 +19,14 @@ from fhir_profiles import known_profiles, structure_definition
 from gateway.api.deps import DEV_USER_HEADER
 from gateway.container import Container
 from gateway.errors import Unauthenticated
-from gateway.fhir import capability, intake, readback
+from gateway.fhir import capability, intake, readback, subscriptions
 from gateway.fhir.indexing import SEARCH_PARAMS, parse_query
 from gateway.fhir.outcome import FHIR_JSON, FhirError, error_response, fhir_response, media_type, outcome
 from orientation_core.errors import AiguillageError, Forbidden, NotFound, StoreUnavailable, ValidationFailed
 
 BASE = "/fhir/r4"
 CLIENT_HEADER = "X-Aiguillage-Client-FHIR"
-READ_TYPES = (*intake.INTAKE_TYPES, "Task", "StructureDefinition")
+READ_TYPES = (*intake.INTAKE_TYPES, "Task", "StructureDefinition", "Subscription")
 JSON_TYPES = ("application/fhir+json", "application/json", "application/json+fhir")
 FHIR_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
     "application/fhir+json": {"schema": {"type": "object", "additionalProperties": True,
@@ -214,8 +214,15 @@ async def validate_instance(resource_type: str, resource_id: str, request: Reque
 async def create(resource_type: str, request: Request,
                  if_none_exist: Annotated[str | None, Header(alias="If-None-Exist")] = None) -> Response:
     """Create (Patient, ServiceRequest); If-None-Exist: ``identifier=system|value`` makes it conditional."""
-    client = _client(request)
     _check_type(resource_type)
+    if resource_type == "Subscription":  # REST-hook on Task changes: a user's, his rights filter the Tasks
+        user_id = _user(request)
+        body = await request.body()
+        from starlette.concurrency import run_in_threadpool
+
+        stored = await run_in_threadpool(subscriptions.create, _container(request), user_id, body)
+        return _written(intake.Outcome(stored, 201), request, media_type(request))
+    client = _client(request)
     if resource_type not in intake.STANDALONE_CREATE:
         raise FhirError(405 if resource_type in READ_TYPES else 404,
                         f"{resource_type} se crée dans un Bundle transaction ou batch.", "not-supported")
@@ -276,6 +283,8 @@ def _read(request: Request, resource_type: str, resource_id: str) -> dict[str, A
     _client(request)
     with c.uow() as uow:
         stored = uow.fhir.current(resource_type, resource_id)
+        if stored is not None and resource_type == "Subscription":
+            stored = subscriptions.current_state(uow, stored)
     if stored is None:
         raise FhirError(404, f"{resource_type}/{resource_id} introuvable.", "not-found")
     return stored

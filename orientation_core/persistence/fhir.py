@@ -181,6 +181,38 @@ class SqlFhirResources:
         return stored_all
 
 
+    # --- REST-hook subscriptions ----------------------------------------------------------------------------------
+
+    def add_subscription(self, resource_id: str, user_id: int, criteria: str, endpoint: str,
+                         headers: Sequence[str], payload: bool, at: dt.datetime) -> None:
+        self._s.execute(sa.insert(t.fhir_subscription).values(
+            resource_id=resource_id, user_id=user_id, criteria=criteria, endpoint=endpoint, headers=list(headers),
+            payload=payload, status="active", cursor=at, attempts=0, next_attempt_at=at, created_at=at))
+
+    def subscriptions_due(self, now: dt.datetime, limit: int = 50) -> list[dict[str, Any]]:
+        """Active subscriptions whose delivery is due (a change was signalled, or a retry's time has come)."""
+        c = t.fhir_subscription.c
+        stmt = sa.select(t.fhir_subscription).where(c.status == "active", c.next_attempt_at.is_not(None),
+                                                    c.next_attempt_at <= now).order_by(c.next_attempt_at).limit(limit)
+        return [dict(row._mapping) for row in self._s.execute(stmt)]
+
+    def subscription(self, resource_id: str) -> dict[str, Any] | None:
+        row = self._s.execute(sa.select(t.fhir_subscription).where(
+            t.fhir_subscription.c.resource_id == resource_id)).first()
+        return dict(row._mapping) if row is not None else None
+
+    def update_subscription(self, subscription_id: int, **values: Any) -> None:
+        self._s.execute(sa.update(t.fhir_subscription).where(t.fhir_subscription.c.id == subscription_id
+                                                             ).values(**values))
+
+    def signal_subscriptions(self, now: dt.datetime) -> int:
+        """Something may have changed: every active subscription without a pending retry becomes due now."""
+        c = t.fhir_subscription.c
+        result = self._s.execute(sa.update(t.fhir_subscription).where(
+            c.status == "active", sa.or_(c.next_attempt_at.is_(None), c.attempts == 0)).values(next_attempt_at=now))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 # (resource with resourceType and id, identifiers (system, value), search values (name, value), unique identifiers)
 NewResource = tuple[dict[str, Any], Sequence[tuple[str, str]], Sequence[tuple[str, str]], bool]
 

@@ -448,6 +448,26 @@ fhir_search = sa.Table(
     sa.Index("ix_fhir_search_resource", "resource_type", "resource_id"),
 )
 
+# REST-hook Subscriptions on Task changes: who subscribed (his rights filter the Tasks), where to deliver, and the
+# delivery state. ``cursor``: lastUpdated of the newest Task delivered; ``next_attempt_at``: retry with backoff.
+fhir_subscription = sa.Table(
+    "fhir_subscription", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("resource_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("user_id", sa.ForeignKey("utilisateur.id"), nullable=False),
+    sa.Column("criteria", sa.Text, nullable=False),
+    sa.Column("endpoint", sa.String(1000), nullable=False),
+    sa.Column("headers", JSONType, nullable=False),
+    sa.Column("payload", sa.Boolean, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("cursor", UtcDateTime, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UtcDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_fhir_subscription_status_next", "status", "next_attempt_at"),
+)
+
 # --- prefill: provenance of dossier values ---------------------------------------------------------------------------
 # Dossier.provenance: volet → field → source, DPI value, edited / differs flags (migration 0007). A JSON column on
 # dossier rather than a table: it is read and written with the volets, always whole.

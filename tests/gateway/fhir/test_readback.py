@@ -6,40 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 FHIR = "/fhir/r4"
 IPP = "FHIR-0001"
 IPP_SYSTEM = "urn:aiguillage:ipp:690001011"
 SMR_FINESS = "690002027"  # Centre SMR Les Tilleuls (demo)
-
-ORIENTATION = {"objectif_prise_en_charge": "Rééducation après fracture du col", "type_orientation": "SMR",
-               "accord_patient": True, "criteres": ["reeducation"]}
-MEDICAL = {"pathologie_actuelle": "Fracture du col du fémur opérée", "antecedents": "HTA",
-           "poids_kg": 61, "taille_cm": 164, "traitements": "Énoxaparine", "allergies": "Amoxicilline"}
-SOINS = {"soins_infirmiers": "Pansement", "dependance": "Aide à la marche", "projet": "Retour à domicile"}
-ADMIN_SOCIAL = {"service_demandeur": "Médecine interne", "date_hospitalisation": "2026-02-24",
-                "type_logement": "Appartement avec ascenseur"}
-
-
-@pytest.fixture
-def sent(api: Any, gw: dict[str, Any]) -> dict[str, Any]:
-    """A patient known by an IPP, a complete Sanitaire dossier by Dr Martin, sent to SMR units 2101 and 2102."""
-    patient = api.ok(api.post(gw["MARTIN"], "/api/v1/patients", json={
-        "nom_naissance": "Adrun", "prenoms": ["Zoé"], "date_naissance": "1975-12-31", "sexe": "F",
-        "adresse": "14 rue des Tanneurs", "code_postal": "69007", "ville": "Lyon",
-        "identifiants": [{"type": "ipp", "valeur": IPP, "autorite": "690001011"}]}), 201)
-    dossier = api.ok(api.post(gw["MARTIN"], "/api/v1/dossiers", json={
-        "module": "sanitaire", "patient_id": patient["id"], "unite_id": api.unite_id("1101")}), 201)
-    base = f"/api/v1/dossiers/{dossier['id']}/volets"
-    api.ok(api.patch(gw["MARTIN"], f"{base}/orientation", json=ORIENTATION))
-    api.ok(api.patch(gw["MARTIN"], f"{base}/medical", json=MEDICAL))
-    api.ok(api.patch(gw["BERNARD"], f"{base}/soins_projet", json=SOINS))
-    api.ok(api.patch(gw["BERNARD"], f"{base}/administratif_social", json=ADMIN_SOCIAL))
-    api.ok(api.patch(gw["MARTIN"], f"{base}/pieces_jointes", json={"verifiees": True}))
-    demandes = api.ok(api.post(gw["MARTIN"], f"/api/v1/dossiers/{dossier['id']}/demandes", json={
-        "unite_ids": [api.unite_id("2101"), api.unite_id("2102")], "envoyer": True}), 201)
-    return {"patient": patient, "dossier": dossier, "demandes": {d["unite_id"]: d["id"] for d in demandes}}
 
 
 def _tasks(api: Any, login: str, **params: str) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """FHIR resources: versions (fhir_resource), identifier index with the conditional-create guard
-(fhir_identifier), search values (fhir_search)
+(fhir_identifier), search values (fhir_search), REST-hook subscriptions on Task (fhir_subscription)
 
 Revision ID: 0006
 Revises: 0002
@@ -62,9 +62,30 @@ def upgrade() -> None:
     )
     op.create_index("ix_fhir_search_lookup", "fhir_search", ["resource_type", "name", "value"])
     op.create_index("ix_fhir_search_resource", "fhir_search", ["resource_type", "resource_id"])
+    op.create_table(
+        "fhir_subscription",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("resource_id", sa.String(length=64), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("criteria", sa.Text(), nullable=False),
+        sa.Column("endpoint", sa.String(length=1000), nullable=False),
+        sa.Column("headers", JSONType, nullable=False),
+        sa.Column("payload", sa.Boolean(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("cursor", UtcDateTime(timezone=True), nullable=False),
+        sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("next_attempt_at", UtcDateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("created_at", UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["user_id"], ["utilisateur.id"], name=op.f("fk_fhir_subscription_user_id_utilisateur")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_fhir_subscription")),
+        sa.UniqueConstraint("resource_id", name=op.f("uq_fhir_subscription_resource_id")),
+    )
+    op.create_index("ix_fhir_subscription_status_next", "fhir_subscription", ["status", "next_attempt_at"])
 
 
 def downgrade() -> None:
+    op.drop_table("fhir_subscription")
     op.drop_table("fhir_search")
     op.drop_table("fhir_identifier")
     op.drop_table("fhir_resource")
