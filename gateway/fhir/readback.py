@@ -120,6 +120,17 @@ def registry_patients(uow: SqlUnitOfWork, system: str | None, value: str) -> lis
 def search_tasks(uow: SqlUnitOfWork, user_id: int, query: Query, now: dt.datetime
                  ) -> tuple[int, list[dict[str, Any]]]:
     """Tasks of the patients named by ``patient:identifier`` (or by ``_id``), filtered by ``_lastUpdated``."""
+    # patient=Patient/<id>: a Patient posted here, known to the registry by its identifiers
+    named_patient = False
+    for name, _, reference in query.criteria:
+        if name == "patient":
+            named_patient = True
+            posted = uow.fhir.current("Patient", reference.removeprefix("Patient/"))
+            query.patient_identifiers.extend(
+                (str(i.get("system")), str(i["value"])) for i in (posted or {}).get("identifier") or []
+                if isinstance(i, dict) and i.get("system") and i.get("value"))
+    if named_patient and not query.patient_identifiers and not query.ids and not query.identifiers:
+        return 0, []  # a Patient unknown here: no Task, not an error
     if not query.patient_identifiers and not query.ids and not query.identifiers:
         raise FhirError(400, "Précisez le patient (patient:identifier=système|valeur), identifier ou _id : la "
                              "recherche de Task porte sur un patient.", "required", "patient:identifier")
