@@ -20,6 +20,7 @@ from typing import Any
 from lxml import etree
 
 from ins.errors import InsiFault, InsiProtocolError, InsiRejected
+from ins.matricule import check_key
 from orientation_core.identite.model import CodeCR, InsRef, ResultatInsi, TraitsIdentite
 
 SOAP = "http://www.w3.org/2003/05/soap-envelope"
@@ -329,7 +330,8 @@ def parse_response(xml: bytes) -> ResultatInsi:
         lieu_naissance=tiq.findtext(f"{{{RESULTAT}}}LieuNaissance") or "",
     )
     historique = tuple(_ins_of(h) for h in individu.findall(f"{{{RESULTAT}}}INSHISTO"))
-    return ResultatInsi(cr, _ins_of(actif), historique, traits)
+    active = _ins_of(actif)
+    return ResultatInsi(cr, active, historique, traits, cle_valide=check_key(active.matricule, active.cle))
 
 
 def _fault_error(f: etree._Element) -> InsiFault | InsiRejected:

@@ -120,6 +120,7 @@ class ResultatInsi:
     historique: tuple[InsRef, ...] = ()
     traits: TraitsIdentite | None = None
     tentatives: int = 1  # how many INSi calls the strategy made
+    cle_valide: bool = True  # False: the active INS's key does not compute (DOMAIN.md §7: warn, do not trust)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -128,6 +129,7 @@ class ResultatInsi:
             "historique": [h.as_dict() for h in self.historique],
             "traits": self.traits.as_dict() if self.traits else None,
             "tentatives": self.tentatives,
+            "cle_valide": self.cle_valide,
         }
 
 

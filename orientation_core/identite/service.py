@@ -255,6 +255,10 @@ def appliquer_resultat(uow: UnitOfWork, env: Env, patient: Patient, resultat: Re
         return Issue("plusieurs", "Plusieurs identités correspondent dans l'INSi : vérifiez les traits "
                      "(prénoms, lieu de naissance).", statut, resultat.cr.value, recherche_id)
     assert resultat.ins is not None and resultat.traits is not None
+    if not resultat.cle_valide:  # DOMAIN.md §7: an inbound key that does not compute is not trusted
+        _trace(uow, env, patient, "insi_cle_invalide", actor_user_id, statut, {"recherche_id": recherche_id})
+        return Issue("cle_invalide", "L'INS renvoyé par l'INSi a une clé incohérente : il n'est pas retenu, "
+                     f"l'identité reste {rniv.STATUT_LABELS[statut]}.", statut, resultat.cr.value, recherche_id)
     holder = uow.patients.by_identifier(resultat.ins.type, resultat.ins.valeur, resultat.ins.oid)
     if holder is not None and holder.id != patient.id:
         conflit = _open_conflict(uow, env, patient, etat, resultat,

@@ -240,3 +240,13 @@ def test_identity_qualified_upstream_is_verified(make_api: Callable[..., Any], s
     if issue == "non_conforme":  # INS removed; the new active INS waits in the work list
         assert api.ok(api.get(MARTIN, f"/api/v1/patients/{pid}/identite"))["ins"] is None
         assert result["conflit_id"] is not None
+
+
+def test_ins_with_a_wrong_key_is_not_taken(make_api: Callable[..., Any], sim: InsiSimulator) -> None:
+    api = make_api(insi_url=sim.url)
+    pid = _patient_with_dossier(api, {"nom_naissance": "CLEFAUSSE", "prenoms": ["JEANNE"],
+                                      "date_naissance": "1990-10-10", "sexe": "F"})
+    issue = api.ok(api.post(MARTIN, f"/api/v1/patients/{pid}/identite/recuperer-ins"))
+    assert issue["issue"] == "cle_invalide" and issue["statut"] == "provisoire"
+    view = api.ok(api.get(MARTIN, f"/api/v1/patients/{pid}/identite"))
+    assert view["ins_recupere"] is False and view["trace"][-1]["action"] == "insi_cle_invalide"

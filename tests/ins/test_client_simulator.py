@@ -216,3 +216,10 @@ def test_assertion_ps_travels_in_ws_security(insi: InsiSimulator, helpers: dict[
         assert c.rechercher(t).cr is CodeCR.TROUVE
     with InsiClient(InsiConfig(insi.url)) as c:  # organisation certificate mode: no WS-Security header
         assert b"Security" not in c.request_bytes(soap.OP_TRAITS, soap.recsans_body(t, "ZOE"))
+
+
+def test_inbound_key_that_does_not_compute_is_flagged(client: InsiClient, helpers: dict[str, Any]) -> None:
+    r = client.rechercher(helpers["traits"]("CLEFAUSSE", ("JEANNE",), "F", "1990-10-10"))
+    assert r.cr is CodeCR.TROUVE and r.ins is not None
+    assert not r.cle_valide and r.as_dict()["cle_valide"] is False
+    assert client.rechercher(helpers["traits"]("ADRUN", ("ZOE",), "F", "1975-12-31")).cle_valide
