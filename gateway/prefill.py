@@ -119,16 +119,17 @@ def prefill_dossier(uow: UnitOfWork, env: Env, dossier_id: int, *, user_id: int 
 
 def refresh_patient(uow: UnitOfWork, env: Env, patient_id: int, *, canonicals: list[Canonical] | None = None
                     ) -> dict[int, list[Change]]:
-    """Refresh every open dossier of the patient after its DPI context changed; dossier id → what changed."""
+    """Refresh every open dossier of the patient after its DPI context changed; dossier id → what changed.
+    A patient without an open dossier costs one query (the common case for an ADT feed)."""
+    open_dossiers = [d for d in uow.dossiers.for_patient(patient_id) if d.ouvert and d.id is not None]
+    if not open_dossiers:
+        return {}
     found = dpi_context(uow, patient_id) if canonicals is None else canonicals
-    out: dict[int, list[Change]] = {}
     if not found:
-        return out
-    for dossier in uow.dossiers.for_patient(patient_id):
-        if dossier.ouvert and dossier.id is not None:
-            values = as_plain(prefill(found, dossier.module))
-            out[dossier.id] = dossier_prefill.appliquer_au_dossier(uow, env, dossier, values)
-    return out
+        return {}
+    values = {module: as_plain(prefill(found, module)) for module in {d.module for d in open_dossiers}}
+    return {d.id: dossier_prefill.appliquer_au_dossier(uow, env, d, values[d.module])
+            for d in open_dossiers if d.id is not None}
 
 
 # ---- golden files and the report ------------------------------------------------------------------------------------
