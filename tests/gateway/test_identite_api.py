@@ -250,3 +250,17 @@ def test_ins_with_a_wrong_key_is_not_taken(make_api: Callable[..., Any], sim: In
     assert issue["issue"] == "cle_invalide" and issue["statut"] == "provisoire"
     view = api.ok(api.get(MARTIN, f"/api/v1/patients/{pid}/identite"))
     assert view["ins_recupere"] is False and view["trace"][-1]["action"] == "insi_cle_invalide"
+
+
+def test_refused_request_and_nothing_to_verify(make_api: Callable[..., Any], sim: InsiSimulator) -> None:
+    api = make_api(insi_url=sim.url)
+    refused = _patient_with_dossier(api, {"nom_naissance": "REFUS", "prenoms": ["REQUETE"],
+                                          "date_naissance": "1970-01-01", "sexe": "F"})
+    problem = api.problem(api.post(MARTIN, f"/api/v1/patients/{refused}/identite/recuperer-ins"), 422,
+                          "insi.requete_refusee")
+    assert problem["details"]["erreur"] == "insi_501"
+    provisoire = _patient_with_dossier(api, ADRUN)
+    api.problem(api.post(MARTIN, f"/api/v1/patients/{provisoire}/identite/verifier-ins"), 409,
+                "identite.transition_interdite")
+    api.problem(api.put(MARTIN, f"/api/v1/patients/{provisoire}/identite/attributs/inconnu", json={"actif": True}),
+                422, "requete.invalide")
