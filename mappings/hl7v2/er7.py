@@ -155,12 +155,13 @@ class Rep:
 
 
 class Field:
-    __slots__ = ("_msg", "_reps", "raw")
+    __slots__ = ("_first", "_msg", "_reps", "raw")
 
     def __init__(self, raw: str, msg: Message) -> None:
         self.raw = raw
         self._msg = msg
         self._reps: list[Rep] | None = None
+        self._first: Rep | None = None
 
     @property
     def reps(self) -> list[Rep]:
@@ -173,8 +174,10 @@ class Field:
 
     @property
     def first(self) -> Rep:
-        reps = self.reps
-        return reps[0] if reps else Rep("", self._msg)
+        if self._first is None:
+            reps = self.reps
+            self._first = reps[0] if reps else Rep("", self._msg)
+        return self._first
 
     @property
     def value(self) -> str:
@@ -192,7 +195,7 @@ class Field:
 
 
 class Segment:
-    __slots__ = ("_cache", "_fields", "_msg", "index", "name", "raw")
+    __slots__ = ("_cache", "_fields", "_msg", "_values", "index", "name", "raw")
 
     def __init__(self, raw: str, msg: Message, index: int) -> None:
         self.raw = raw
@@ -201,6 +204,7 @@ class Segment:
         self.index = index  # occurrence of this segment name in the message, 1-based
         self._fields: list[str] | None = None
         self._cache: dict[int, Field] = {}  # a field is split once, however often the mappings read it
+        self._values: dict[tuple[int, int], str] = {}
 
     def _split(self) -> list[str]:
         if self._fields is None:
@@ -226,7 +230,11 @@ class Segment:
         return found
 
     def value(self, n: int, component: int = 1) -> str:
-        return self.field(n).first.component(component)
+        key = (n, component)
+        found = self._values.get(key)
+        if found is None:
+            found = self._values[key] = self.field(n).first.component(component)
+        return found
 
     @property
     def field_count(self) -> int:
