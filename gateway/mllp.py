@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from collections.abc import Coroutine
+from typing import Any
 
 import structlog
 
@@ -77,6 +79,17 @@ def build_listener(container: Container) -> MllpServer:
                       process=process if settings.mllp_ack_mode == "processed" else None)
 
 
+def run_loop(main: Coroutine[Any, Any, None]) -> None:
+    """uvloop when installed (it comes with uvicorn[standard]; ``serve`` runs the listener on uvicorn's uvloop
+    too), else asyncio's loop."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - platforms without uvloop
+        asyncio.run(main)
+        return
+    uvloop.run(main)
+
+
 def run_standalone(container: Container) -> None:
     """``aiguillage mllp``: the listener alone, with the task queue for the pipeline, until SIGTERM / SIGINT."""
 
@@ -95,7 +108,7 @@ def run_standalone(container: Container) -> None:
 
     container.tasks.start()
     try:
-        asyncio.run(main())
+        run_loop(main())
     finally:
         container.tasks.stop()
         container.engine.dispose()

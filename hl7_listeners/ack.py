@@ -48,6 +48,7 @@ class Reason(enum.Enum):
     TOO_LARGE = "too-large"
     PROCESSED = "processed"  # "ACK after processing" mode: the pipeline's verdict decides
     PROCESSING_TIMEOUT = "processing-timeout"
+    INTERNAL_ERROR = "internal-error"
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,8 @@ RULES: dict[Reason, Rule] = {
                             "Message store unavailable, resend later"),
     Reason.PROCESSING_TIMEOUT: Rule("E", "207", "", "Traitement non terminé à temps, renvoyez le message",
                                     "Processing did not finish in time, resend later"),
+    Reason.INTERNAL_ERROR: Rule("E", "207", "", "Erreur interne du récepteur, renvoyez le message",
+                                "Receiver internal error, resend later"),
     Reason.NO_MSH: Rule("R", "100", "MSH^1", "Le message ne commence pas par un segment MSH lisible",
                         "The message does not start with a readable MSH segment"),
     Reason.MISSING_CONTROL_ID: Rule("R", "101", "MSH^1^10", "Identifiant du message (MSH-10) absent",

@@ -68,78 +68,103 @@ class Header:
         return self.encoding_chars[:1] or "^"
 
 
-def _field(fields: list[str], n: int) -> str:
-    """MSH-n: MSH-1 is the separator itself, so MSH-n is split item n-1."""
-    return fields[n - 1] if len(fields) >= n else ""
+_SINGLE_BYTE = frozenset({"latin-1", "iso8859-15"})  # every byte decodes: no need to validate the whole message
+_LEADING = b"\r\n\x00 \t"
 
 
 def read_header(frame: bytes, default_charset: str = "8859/1") -> Header:
+    """Hot path (every frame, before the ACK): byte-level finds and one split of MSH; the body is decoded only
+    when the charset can fail (UTF-8, ASCII) and PID-3 is read from the PID segment alone."""
     header = Header()
     start = 0
-    while start < len(frame) and frame[start] in b"\r\n\x00 \t":  # blank lines some senders put first
-        start += 1
+    if frame[:1] in (b"\r", b"\n", b"\x00", b" ", b"\t"):  # blank lines some senders put first
+        start = len(frame) - len(frame.lstrip(_LEADING))
     if frame[start:start + 3] != b"MSH" or len(frame) < start + 8:
         header.problem = Problem.NO_MSH
         return header
-    lf = frame.find(b"\n", start)
     cr = frame.find(b"\r", start)
+    lf = frame.find(b"\n", start)
     if lf >= 0:
         header.flags.append(InboxFlag.LF_SEGMENTS.value)
-    ends = [i for i in (lf, cr) if i >= 0]
-    seg_end = min(ends) if ends else len(frame)
-    # MSH is ASCII in practice; read it as latin-1 (never fails) to learn the charset, then decode the message.
+        seg_end = lf if cr < 0 or lf < cr else cr
+    else:
+        seg_end = cr if cr >= 0 else len(frame)
+    # MSH is ASCII in practice; read it as latin-1 (never fails) to learn the charset, then decode per MSH-18.
     msh = frame[start:seg_end].decode("latin-1")
+    if len(msh) < 8:  # not even MSH|^~\& before the first segment end
+        header.problem = Problem.NO_MSH
+        return header
     sep = msh[3]
     fields = msh.split(sep)
+    if len(fields) < 18:
+        fields += [""] * (18 - len(fields))
     header.field_sep = sep
-    header.encoding_chars = _field(fields, 2) or "^~\\&"
-    comp = header.component_sep
-    rep = header.encoding_chars[1:2] or "~"
-    charset = _field(fields, 18).split(rep)[0].strip()
+    encoding_chars = fields[1] or "^~\\&"
+    header.encoding_chars = encoding_chars
+    comp = encoding_chars[0]
+    rep = encoding_chars[1:2] or "~"
+    charset = fields[17].split(rep)[0].strip()
     header.charset = charset
     if not charset:
         charset = default_charset
         header.flags.append(InboxFlag.DEFAULT_CHARSET.value)
     header.charset_used = charset
     codec = CHARSETS.get(charset.upper())
+    decodable = True
     if codec is None:
         header.codec = CHARSETS.get(default_charset.upper(), "latin-1")
         header.problem, header.problem_detail = Problem.UNKNOWN_CHARSET, charset
-        codec = None
+        decodable = False
     else:
         header.codec = codec
-    text: str | None = None
-    if codec is not None:
-        try:
-            text = frame.decode(codec)
-        except UnicodeDecodeError as exc:
-            header.problem, header.problem_detail = Problem.UNDECODABLE, f"{charset} @{exc.start}"
-    if text is not None and codec != "latin-1":  # re-read MSH in the declared charset (MSH-3/4 may be accented)
-        ends = [i for i in (text.find("\n", start), text.find("\r", start)) if i >= 0]
-        fields = text[start:min(ends) if ends else len(text)].split(sep)
-    header.sending_app = _field(fields, 3)
-    header.sending_facility = _field(fields, 4)
-    header.receiving_app = _field(fields, 5)
-    header.receiving_facility = _field(fields, 6)
-    header.message_datetime = _field(fields, 7)
-    msg_type = _field(fields, 9).split(comp)
+        if codec not in _SINGLE_BYTE:
+            try:
+                frame.decode(codec)
+            except UnicodeDecodeError as exc:
+                header.problem, header.problem_detail = Problem.UNDECODABLE, f"{charset} @{exc.start}"
+                decodable = False
+        if decodable and codec != "latin-1":  # re-read MSH in the declared charset (MSH-3/4 may be accented)
+            fields = frame[start:seg_end].decode(codec).split(sep)
+            if len(fields) < 18:
+                fields += [""] * (18 - len(fields))
+    # fields[n - 1] is MSH-n: MSH-1 is the separator itself
+    header.sending_app = fields[2]
+    header.sending_facility = fields[3]
+    header.receiving_app = fields[4]
+    header.receiving_facility = fields[5]
+    header.message_datetime = fields[6]
+    msg_type = fields[8].split(comp)
     header.message_type = msg_type[0]
     header.trigger_event = msg_type[1] if len(msg_type) > 1 else ""
     header.message_structure = msg_type[2] if len(msg_type) > 2 else ""
-    header.control_id = _field(fields, 10)
-    header.processing_id = _field(fields, 11)
-    header.version = _field(fields, 12)
-    header.accept_ack_type = _field(fields, 15).strip().upper()
-    header.app_ack_type = _field(fields, 16).strip().upper()
+    header.control_id = fields[9]
+    header.processing_id = fields[10]
+    header.version = fields[11]
+    header.accept_ack_type = fields[14].strip().upper()
+    header.app_ack_type = fields[15].strip().upper()
     if header.problem is not None:
         return header
     if not header.control_id.strip():
         header.problem = Problem.MISSING_CONTROL_ID
     elif not header.message_type.strip():
         header.problem = Problem.MISSING_MESSAGE_TYPE
-    elif text is not None:
-        header.patient_key = patient_key(text, sep, comp, header.encoding_chars)
+    elif decodable:
+        header.patient_key = _pid_key(frame, sep, header)
     return header
+
+
+def _pid_key(frame: bytes, sep: str, header: Header) -> str | None:
+    marker = sep.encode("latin-1")
+    at = frame.find(b"\rPID" + marker)
+    if at < 0:
+        at = frame.find(b"\nPID" + marker)
+        if at < 0:
+            return None
+    end = frame.find(b"\r", at + 1)
+    lf = frame.find(b"\n", at + 1)
+    if end < 0 or 0 <= lf < end:
+        end = lf if lf >= 0 else len(frame)
+    return patient_key(frame[at:end].decode(header.codec), sep, header.component_sep, header.encoding_chars)
 
 
 def patient_key(text: str, sep: str, comp: str, encoding_chars: str) -> str | None:

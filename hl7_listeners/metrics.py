@@ -15,3 +15,16 @@ COMMIT_SECONDS = Histogram("aiguillage_mllp_commit_seconds", "Duration of one gr
                            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1))
 CONNECTIONS = Gauge("aiguillage_mllp_connections", "Open MLLP connections")
 STRAY_BYTES = Counter("aiguillage_mllp_stray_bytes_total", "Bytes skipped outside frames")
+
+# label children resolved once: .labels() is a dict lookup under a lock, on every frame otherwise
+STORED = MESSAGES.labels("stored")
+DUPLICATE = MESSAGES.labels("duplicate")
+REJECTED = MESSAGES.labels("rejected")
+STORE_DOWN = MESSAGES.labels("store_down")
+OVERSIZE = MESSAGES.labels("oversize")
+_ACK_CODES = {code: ACKS.labels(code) for code in ("AA", "AE", "AR", "CA", "CE", "CR")}
+
+
+def ack_sent(code: str) -> None:
+    counter = _ACK_CODES.get(code)
+    (counter if counter is not None else ACKS.labels(code)).inc()

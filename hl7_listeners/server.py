@@ -19,7 +19,7 @@ import datetime as dt
 import socket
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Literal
@@ -31,7 +31,7 @@ from hl7_listeners.ack import PROBLEM_REASONS, RULES, Reason, ack_code, build_ac
 from hl7_listeners.framing import Frame, FrameReader, Oversize, Stray
 from hl7_listeners.header import Header, read_header
 from hl7_listeners.writer import GroupCommitWriter
-from orientation_core.inbox.model import InboxSource, InboxWriter, NewInboxMessage, Stored, Verdict
+from orientation_core.inbox.model import InboxSource, InboxWriter, NewInboxMessage, Stored, StoreResult, Verdict
 
 log = structlog.get_logger("aiguillage.mllp")
 _SB = b"\x0b"
@@ -67,13 +67,13 @@ class _Pending:
 
 
 class MllpServer:
-    def __init__(self, config: ListenerConfig, store: InboxWriter, *,
+    def __init__(self, config: ListenerConfig, store: InboxWriter | Sequence[InboxWriter], *,
                  on_stored: Callable[[list[int]], None] | None = None,
                  process: Callable[[int], Verdict] | None = None) -> None:
         if config.ack_mode == "processed" and process is None:
             raise ValueError("ack_mode 'processed' needs a process callable")
         self.config = config
-        self._store = store
+        self._stores = [store] if isinstance(store, InboxWriter) else list(store)
         self._on_stored = on_stored
         self._process = process
         self._server: asyncio.Server | None = None
@@ -93,7 +93,7 @@ class MllpServer:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._writer = GroupCommitWriter(self._store, loop, on_stored=self._on_stored)
+        self._writer = GroupCommitWriter(self._stores, loop, on_stored=self._on_stored)
         self._writer.start()
         if self.config.ack_mode == "processed":
             self._executor = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="aiguillage-mllp-process")
@@ -152,8 +152,7 @@ class _Connection(asyncio.Protocol):
     # -- connection lifecycle --------------------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        self._transport = transport  # type: ignore[assignment]  # uvloop's transports do not subclass asyncio's
         peer = transport.get_extra_info("peername")
         self._peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         if len(self._server.connections) >= self._config.max_connections:
@@ -209,7 +208,11 @@ class _Connection(asyncio.Protocol):
         self._last = self._loop.time()
         for event in self._reader.feed(data):
             if isinstance(event, Frame):
-                self._on_frame(event.payload)
+                try:
+                    self._on_frame(event.payload)
+                except Exception:  # a bug must cost one NAK, never the connection (and its pending ACKs)
+                    log.exception("mllp.frame_failed", peer=self._peer)
+                    self._ready(time.perf_counter(), Header(), Reason.INTERNAL_ERROR)
             elif isinstance(event, Oversize):
                 self._on_oversize(event)
             elif isinstance(event, Stray):
@@ -228,7 +231,7 @@ class _Connection(asyncio.Protocol):
         header = read_header(payload, self._config.default_charset)
         if header.problem is not None:
             reason = PROBLEM_REASONS[header.problem]
-            metrics.MESSAGES.labels("rejected").inc()
+            metrics.REJECTED.inc()
             log.info("mllp.rejected", peer=self._peer, reason=reason.value, control_id=header.control_id)
             self._ready(started, header, reason, detail=header.problem_detail)
             return
@@ -252,11 +255,11 @@ class _Connection(asyncio.Protocol):
     def _stored(self, header: Header, pending: _Pending, future: asyncio.Future[Stored]) -> None:
         exc = future.exception()
         if exc is not None:
-            metrics.MESSAGES.labels("store_down").inc()
+            metrics.STORE_DOWN.inc()
             self._answer(pending, header, Reason.STORE_DOWN)
         else:
             result = future.result()
-            metrics.MESSAGES.labels(result.result.value).inc()
+            (metrics.STORED if result.result is StoreResult.STORED else metrics.DUPLICATE).inc()
             pending.ack = result.ack
             pending.code = ack_code(header, "A")
         self._flush()
@@ -265,10 +268,10 @@ class _Connection(asyncio.Protocol):
         try:
             stored = await future
         except Exception:
-            metrics.MESSAGES.labels("store_down").inc()
+            metrics.STORE_DOWN.inc()
             self._answer(pending, header, Reason.STORE_DOWN)
             return
-        metrics.MESSAGES.labels(stored.result.value).inc()
+        (metrics.STORED if stored.result is StoreResult.STORED else metrics.DUPLICATE).inc()
         try:
             verdict = await self._server.process_verdict(stored.inbox_id)
         except TimeoutError:
@@ -283,7 +286,7 @@ class _Connection(asyncio.Protocol):
 
     def _on_oversize(self, event: Oversize) -> None:
         header = read_header(event.head, self._config.default_charset)
-        metrics.MESSAGES.labels("oversize").inc()
+        metrics.OVERSIZE.inc()
         log.warning("mllp.oversize_frame", peer=self._peer, limit=event.limit, control_id=header.control_id)
         self._ready(time.perf_counter(), header, Reason.TOO_LARGE, detail=f"> {event.limit} octets/bytes")
 
@@ -314,7 +317,7 @@ class _Connection(asyncio.Protocol):
                 continue
             if pending.ack:  # empty: MSH-15 asked for no commit ACK
                 self._transport.write(_SB + pending.ack + _EB)
-                metrics.ACKS.labels(pending.code).inc()
+                metrics.ack_sent(pending.code)
                 metrics.ACK_LATENCY.observe(time.perf_counter() - pending.started)
         if self._paused and len(queue) < self._config.max_pending_per_connection // 2:
             assert self._transport is not None

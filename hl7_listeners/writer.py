@@ -1,5 +1,10 @@
-"""Group commit: one writer thread stores the rows of every connection that arrived while the previous commit
-ran, in one transaction, and releases each row's ACK when its batch is durable.
+"""Group commit: a writer thread stores the rows of every connection that arrived while the previous commit ran,
+in one transaction, and releases each row's ACK when its batch is durable.
+
+Several writer threads (one store connection each) may share the queue: while one waits for its commit to be
+flushed, the next takes the rows that arrived meanwhile. PostgreSQL flushes concurrent commits together (its own
+group commit at the WAL), so one commit's fsync no longer bounds how many rows can wait for one. SQLite has one
+writer at a time: one thread there.
 
 Connections ``submit`` from the event loop and get an asyncio future; the thread resolves all futures of a batch
 with one ``call_soon_threadsafe`` (one wake-up of the loop per batch, not per message). A failed batch (store down)
@@ -12,11 +17,12 @@ import asyncio
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import structlog
 
 from hl7_listeners import metrics
+from orientation_core.errors import StoreUnavailable
 from orientation_core.inbox.model import InboxWriter, NewInboxMessage, Stored, StoreResult
 
 log = structlog.get_logger("aiguillage.mllp")
@@ -24,20 +30,26 @@ Item = tuple[NewInboxMessage, "asyncio.Future[Stored]"]
 
 
 class GroupCommitWriter:
-    def __init__(self, store: InboxWriter, loop: asyncio.AbstractEventLoop, *,
-                 on_stored: Callable[[list[int]], None] | None = None, max_batch: int = 512) -> None:
-        self._store = store
+    def __init__(self, stores: Sequence[InboxWriter], loop: asyncio.AbstractEventLoop, *,
+                 on_stored: Callable[[list[int]], None] | None = None, max_batch: int = 512,
+                 gather_seconds: float = 0.002) -> None:
+        if not stores:
+            raise ValueError("at least one store")
+        self._stores = list(stores)
         self._loop = loop
         self._on_stored = on_stored
         self._max_batch = max_batch
+        self._gather = gather_seconds
         self._queue: queue.SimpleQueue[Item | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="aiguillage-mllp-writer", daemon=True)
+        self._threads = [threading.Thread(target=self._run, args=(store,), name=f"aiguillage-mllp-writer-{i}",
+                                          daemon=True) for i, store in enumerate(self._stores)]
         self._started = False
 
     def start(self) -> None:
         if not self._started:
             self._started = True
-            self._thread.start()
+            for thread in self._threads:
+                thread.start()
 
     def submit(self, row: NewInboxMessage) -> asyncio.Future[Stored]:
         future: asyncio.Future[Stored] = self._loop.create_future()
@@ -47,37 +59,66 @@ class GroupCommitWriter:
     def stop(self, timeout: float = 10.0) -> None:
         """Commit what is queued, then end the thread."""
         if self._started:
-            self._queue.put(None)
-            self._thread.join(timeout)
+            for _ in self._threads:
+                self._queue.put(None)
+            for thread in self._threads:
+                thread.join(timeout)
             self._started = False
-        self._store.close()
+        for store in self._stores:
+            store.close()
 
-    def _run(self) -> None:
+    def _run(self, store: InboxWriter) -> None:
         stopping = False
+        expected = 1  # rows of the previous batch: their senders are sending their next message now
         while not stopping:
             first = self._queue.get()
             if first is None:
                 break
             batch: list[Item] = [first]
-            while len(batch) < self._max_batch:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stopping = True
-                    break
-                batch.append(item)
-            self._commit(batch)
+            stopping = self._drain(batch, self._max_batch)
+            if not stopping and len(batch) < expected and self._gather > 0:
+                # A commit costs one fsync whatever its size. Synchronous senders answered by the previous commit
+                # come back within a round trip: waiting that long for them fills the batch instead of
+                # alternating half-batches. Bounded by ``gather_seconds``; a sender gone quiet lowers
+                # ``expected`` at the next batch.
+                deadline = time.monotonic() + self._gather
+                while len(batch) < expected and not stopping:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    try:
+                        item = self._queue.get(timeout=remaining)
+                    except queue.Empty:
+                        break
+                    if item is None:
+                        stopping = True
+                        break
+                    batch.append(item)
+                    stopping = self._drain(batch, self._max_batch)
+            expected = len(batch)
+            self._commit(store, batch)
 
-    def _commit(self, batch: list[Item]) -> None:
+    def _drain(self, batch: list[Item], limit: int) -> bool:
+        """Move what is queued into ``batch`` (up to ``limit``); True when the stop marker was met."""
+        while len(batch) < limit:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return False
+            if item is None:
+                return True
+            batch.append(item)
+        return False
+
+    def _commit(self, store: InboxWriter, batch: list[Item]) -> None:
         rows = [row for row, _ in batch]
         futures = [future for _, future in batch]
         started = time.perf_counter()
         try:
-            results = self._store.store_batch(rows)
+            results = store.store_batch(rows)
         except Exception as exc:
-            log.error("mllp.store_failed", rows=len(rows), error=type(exc.__cause__ or exc).__name__)
+            log.error("mllp.store_failed", rows=len(rows), error=type(exc.__cause__ or exc).__name__,
+                      exc_info=exc.__cause__ is None or not isinstance(exc, StoreUnavailable))
             self._loop.call_soon_threadsafe(_fail_all, futures, exc)
             return
         metrics.COMMIT_SECONDS.observe(time.perf_counter() - started)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 class InboxSource(enum.StrEnum):
@@ -125,6 +125,7 @@ class InboxRepository(Protocol):
                control_id: str) -> InboxMessage | None: ...
 
 
+@runtime_checkable
 class InboxWriter(Protocol):
     """The store path of an intake edge: one transaction for a batch, committed before it returns."""
 

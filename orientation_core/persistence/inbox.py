@@ -105,15 +105,15 @@ def _driver_values(dialect: str, row: NewInboxMessage) -> tuple[Any, ...]:
     received = row.received_at
     if received.tzinfo is None:
         raise ValueError("naive datetime refused: store tz-aware UTC")
-    if dialect == "sqlite":  # what UtcDateTime + SQLite's DateTime store: naive UTC text
-        received_value: Any = received.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if dialect == "sqlite":  # what UtcDateTime + SQLite's DateTime store: naive UTC text, microseconds always
+        received_value: Any = received.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
     else:
         received_value = received
     return (row.source.value, row.sender_app[:255], row.sender_facility[:255], row.control_id[:255],
             row.message_type[:16], row.trigger_event[:16], row.message_structure[:16], row.version[:64],
             row.charset[:32], row.patient_key[:255] if row.patient_key is not None else None, received_value,
-            row.raw, json.dumps(row.flags), row.ack, row.accept_ack_type[:4], row.app_ack_type[:4],
-            InboxStatus.RECEIVED.value, 0)
+            row.raw, json.dumps(row.flags) if row.flags else "[]", row.ack, row.accept_ack_type[:4],
+            row.app_ack_type[:4], InboxStatus.RECEIVED.value, 0)
 
 
 _CHUNK = 256  # rows per statement: 18 parameters each, far below both drivers' limits

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+import uvloop
 from sqlalchemy.engine import Engine, make_url
 
 from hl7_listeners.client import MllpClient
@@ -158,10 +159,10 @@ class RunningListener:
 
 def start_listener(url: str, *, on_stored: Callable[[list[int]], None] | None = None,
                    process: Callable[[int], Verdict] | None = None, busy_timeout_ms: int = 5000,
-                   **config: Any) -> RunningListener:
-    writer = SqlInboxWriter(engine_for(url), busy_timeout_ms=busy_timeout_ms)
-    server = MllpServer(ListenerConfig(port=0, **config), writer, on_stored=on_stored, process=process)
-    loop = asyncio.new_event_loop()
+                   writers: int = 1, **config: Any) -> RunningListener:
+    stores = [SqlInboxWriter(engine_for(url), busy_timeout_ms=busy_timeout_ms) for _ in range(writers)]
+    server = MllpServer(ListenerConfig(port=0, **config), stores, on_stored=on_stored, process=process)
+    loop = uvloop.new_event_loop()  # what `aiguillage mllp` and `serve` (uvicorn) run the listener on
     ready = threading.Event()
     failure: list[BaseException] = []
 

@@ -41,9 +41,10 @@ def test_a_message_is_stored_then_acknowledged_aa(store_url: str, listener: Any,
     assert row["status"] == "received" and bytes(row["ack"]) == ack and row["flags"] == []
 
 
+@pytest.mark.parametrize("writers", [1, 3])
 def test_many_messages_per_connection_and_several_connections(store_url: str, listener: Any, adt: Any,
-                                                              inbox_rows: Rows) -> None:
-    running = listener(store_url)
+                                                              inbox_rows: Rows, writers: int) -> None:
+    running = listener(store_url, writers=writers)  # several writer connections may share the queue
     errors: list[BaseException] = []
 
     def sender(n: int) -> None:
