@@ -173,6 +173,22 @@ def intake(base_url: str, body: bytes, clients: int, seconds: float) -> dict[str
 # ====================================================================================================================
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """utime + stime of a process and its children (uvicorn workers), from /proc (Linux); 0.0 elsewhere."""
+    total = 0.0
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    pids = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        pids += [int(c) for c in children]
+        for p in pids:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return total
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -249,9 +265,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"server up on {base_url} ({args.workers} worker(s)); peer: fhir.resources validation alone")
         before = validation_only(bundle, args.peer_seconds)
         print(f"  validation only (before): {before['rate_per_s']} Bundles/s, p50 {before['p50_ms']} ms")
+        cpu_before = process_cpu_seconds(server.pid)
         run = intake(base_url, body, args.clients, args.seconds)
+        cpu = process_cpu_seconds(server.pid) - cpu_before
+        run["server_cpu_ms_per_bundle"] = round(cpu * 1000 / max(run["n"], 1), 2)
         print(f"  intake, {args.clients} clients: {run['rate_per_s']} Bundles/s, p50 {run['p50_ms']} ms, "
-              f"p95 {run['p95_ms']} ms, HTTP {run['http_status']}")
+              f"p95 {run['p95_ms']} ms, HTTP {run['http_status']}, server CPU "
+              f"{run['server_cpu_ms_per_bundle']} ms per Bundle")
         after = validation_only(bundle, args.peer_seconds)
         print(f"  validation only (after):  {after['rate_per_s']} Bundles/s, p50 {after['p50_ms']} ms")
         counts = stored_counts(url)

@@ -55,6 +55,8 @@ class Element:
     id: str
     segments: tuple[Segment, ...]
     raw: dict[str, Any]
+    # per segment after the root: its name and the slice element that filters it (resolved once at load)
+    chain: tuple[tuple[str, Element | None], ...] = ()
 
     @property
     def min(self) -> int | None:
@@ -84,6 +86,17 @@ def _parse_id(element_id: str) -> tuple[Segment, ...]:
     return tuple(segments)
 
 
+def _chain_of(segments: tuple[Segment, ...], by_id: dict[str, Element]) -> tuple[tuple[str, Element | None], ...]:
+    links = []
+    for depth in range(1, len(segments)):
+        slice_element = None
+        if segments[depth].slice is not None:
+            slice_id = ".".join(s.name + (f":{s.slice}" if s.slice else "") for s in segments[: depth + 1])
+            slice_element = by_id.get(slice_id)
+        links.append((segments[depth].name, slice_element))
+    return tuple(links)
+
+
 @cache
 def _profiles() -> dict[str, Profile]:
     found: dict[str, Profile] = {}
@@ -91,7 +104,10 @@ def _profiles() -> dict[str, Profile]:
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("resourceType") != "StructureDefinition":
             continue
-        elements = [Element(e["id"], _parse_id(e["id"]), e) for e in data["differential"]["element"]]
+        bare = [Element(e["id"], _parse_id(e["id"]), e) for e in data["differential"]["element"]]
+        by_id = {e.id: e for e in bare}
+
+        elements = [Element(e.id, e.segments, e.raw, _chain_of(e.segments, by_id)) for e in bare]
         profile = Profile(data["url"], data["type"], data.get("baseDefinition", ""), elements)
         profile.by_id = {e.id: e for e in elements}
         found[profile.url] = profile
@@ -155,17 +171,13 @@ def _children(node: Node, name: str) -> Iterator[Node]:
         yield Node(value, f"{node.location}.{name}")
 
 
-def _select(profile: Profile, root: Node, segments: tuple[Segment, ...]) -> list[Node]:
+def _select(root: Node, chain: tuple[tuple[str, Element | None], ...]) -> list[Node]:
     nodes = [root]
-    for depth in range(1, len(segments)):
-        segment = segments[depth]
-        slice_element = None
-        if segment.slice is not None:
-            slice_id = ".".join(
-                s.name + (f":{s.slice}" if s.slice else "") for s in segments[: depth + 1])
-            slice_element = profile.by_id.get(slice_id)
-        nodes = [child for node in nodes for child in _children(node, segment.name)
+    for name, slice_element in chain:
+        nodes = [child for node in nodes for child in _children(node, name)
                  if slice_element is None or _slice_matches(slice_element, child.value)]
+        if not nodes:
+            break
     return nodes
 
 
@@ -339,7 +351,7 @@ def _check_profile(profile: Profile, root: Node, ctx: Context) -> list[Issue]:
     for element in profile.elements:
         segments = element.segments
         if len(segments) > 1 and (element.min or element.max is not None):
-            parent_nodes = _select(profile, root, segments[:-1])
+            parent_nodes = _select(root, element.chain[:-1])
             last = segments[-1]
             slice_element = profile.by_id.get(element.id) if last.slice else None
             for parent in parent_nodes:
@@ -361,7 +373,7 @@ def _check_profile(profile: Profile, root: Node, ctx: Context) -> list[Issue]:
         if fixed is None and pattern is None and not (binding and binding.get("strength") == "required"):
             nodes: list[Node] = []
         else:
-            nodes = _select(profile, root, segments)
+            nodes = _select(root, element.chain)
         for node in nodes:
             if fixed is not None and node.value != fixed[1]:
                 issues.append(Issue("error", "value", node.location,
@@ -379,7 +391,7 @@ def _check_profile(profile: Profile, root: Node, ctx: Context) -> list[Issue]:
             predicate = INVARIANTS.get(constraint["key"])
             if predicate is None:
                 continue
-            for node in _select(profile, root, segments):
+            for node in _select(root, element.chain):
                 if not isinstance(node.value, dict):
                     continue
                 severity: Severity = "warning" if constraint["severity"] == "warning" else "error"

@@ -136,8 +136,10 @@ def parse_condition(condition: str, resource_type: str, where: str) -> tuple[str
     return system, value
 
 
-def matches(uow: SqlUnitOfWork, resource_type: str, condition: tuple[str | None, str], where: str) -> list[str]:
-    found = uow.fhir.ids_by_identifier(resource_type, condition[0], condition[1])
+def matches(uow: SqlUnitOfWork, resource_type: str, condition: tuple[str | None, str], where: str
+            ) -> list[dict[str, Any]]:
+    """The current resources the condition designates (at most one, else 412)."""
+    found = uow.fhir.current_by_identifier(resource_type, condition[0], condition[1])
     if len(found) > 1:
         raise FhirError(412, f"La condition ({where}) désigne {len(found)} ressources {resource_type} : "
                              "précisez-la.", "multiple-matches", where)
@@ -223,9 +225,7 @@ def create(container: Container, client: str, resource_type: str, body: bytes, i
             if condition is not None:
                 found = matches(uow, resource_type, condition, "If-None-Exist")
                 if found:
-                    existing = uow.fhir.current(resource_type, found[0])
-                    assert existing is not None
-                    return Outcome(existing, 200)
+                    return Outcome(found[0], 200)
             blocking, warnings = split_blocking(profile_issues(resource, _resolver(uow)))
             if blocking:
                 raise FhirError(422, blocking + warnings)
@@ -262,7 +262,7 @@ def update(container: Container, client: str, resource_type: str, resource_id: s
         with container.uow() as uow:
             target = resource_id
             if condition is not None:
-                found = matches(uow, resource_type, condition, "url")
+                found = [str(r["id"]) for r in matches(uow, resource_type, condition, "url")]
                 target = found[0] if found else (str(resource["id"]) if resource.get("id") else new_id())
                 if resource.get("id") and found and resource["id"] != found[0]:
                     raise FhirError(400, "L'id de la ressource ne correspond pas à la ressource trouvée par la "
@@ -317,6 +317,7 @@ class _Entry:
     target_id: str | None = None  # PUT Type/id
     assigned: str = ""  # the id the resource gets (or the matched one)
     matched: bool = False  # conditional create that found an existing resource: nothing written
+    existing: dict[str, Any] | None = None  # the current version the condition found
 
 
 def _entries(bundle: dict[str, Any]) -> list[_Entry]:
@@ -377,7 +378,8 @@ def _assign(uow: SqlUnitOfWork, entry: _Entry) -> None:
         where = f"Bundle.entry[{entry.index}].request"
         found = matches(uow, resource_type, entry.condition, where)
         if found:
-            entry.assigned = found[0]
+            entry.existing = found[0]
+            entry.assigned = str(found[0]["id"])
             entry.matched = entry.method == "POST"
             return
     if entry.target_id:
@@ -417,10 +419,10 @@ def _write_entry(uow: SqlUnitOfWork, entry: _Entry, resource: dict[str, Any], at
                  warnings: list[Issue]) -> Outcome:
     resource_type = str(resource["resourceType"])
     if entry.matched:
-        existing = uow.fhir.current(resource_type, entry.assigned)
-        assert existing is not None
-        return Outcome(existing, 200, warnings)
-    existed = entry.method == "PUT" and uow.fhir.current(resource_type, entry.assigned) is not None
+        assert entry.existing is not None
+        return Outcome(entry.existing, 200, warnings)
+    existed = entry.existing is not None or (
+        entry.method == "PUT" and uow.fhir.current(resource_type, entry.assigned) is not None)
     stored = _store(uow, {**resource, "id": entry.assigned}, at)
     return Outcome(stored, 200 if existed else 201, warnings)
 

@@ -62,6 +62,15 @@ class SqlFhirResources:
             stmt = stmt.where(_I.system == system)
         return sorted(set(self._s.execute(stmt).scalars()))
 
+    def current_by_identifier(self, resource_type: str, system: str | None, value: str) -> list[dict[str, Any]]:
+        """Current versions of the resources carrying ``system|value`` (system None: any), in one query."""
+        sub = sa.select(_I.resource_id).where(_I.resource_type == resource_type, _I.value == value)
+        if system is not None:
+            sub = sub.where(_I.system == system)
+        stmt = sa.select(_R.content).where(_R.resource_type == resource_type, _R.current.is_(True),
+                                           _R.resource_id.in_(sub)).order_by(_R.resource_id)
+        return list(self._s.execute(stmt).scalars())
+
     def search(self, resource_type: str, *, identifiers: Sequence[tuple[str | None, str]] = (),
                criteria: Sequence[Criterion] = (), last_updated: Sequence[tuple[str, dt.datetime]] = (),
                count: int = 50, offset: int = 0) -> tuple[int, list[dict[str, Any]]]:
