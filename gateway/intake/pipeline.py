@@ -17,9 +17,11 @@ INSi hook: each outcome's ``rapport.recherche_ins`` lists the patients whose ide
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -196,12 +198,21 @@ class Pipeline:
         savepoint.commit()
         return InboxStatus.PROCESSED, {"statut": "processed", **base, "rapport": rapport.as_dict()}, None
 
-    def _queue_ins_lookups(self, uow: SqlUnitOfWork, report: DrainReport) -> None:
+    def _queue_ins_lookups(self, uow: SqlUnitOfWork, report: DrainReport, careful: bool) -> None:
         """The identity-vigilance hook: queue an INSi look-up (orientation_core.identite) for each new or changed
         identity that may have one, in the batch's transaction; ``on_ins_lookup`` callbacks run after commit
         (the ``ingest.process`` task enqueues ``ins.lookup`` there)."""
         queued = []
         for patient_id in report.recherche_ins:
+            if not careful:  # optimistic, like the messages: a failure redoes the batch in careful mode
+                try:
+                    if identite.demander_recherche(uow, self.env, patient_id, "intake") is not None:
+                        queued.append(patient_id)
+                except (StoreUnavailable, OperationalError):
+                    raise
+                except Exception as exc:
+                    raise _Restart from exc
+                continue
             savepoint = uow.session.begin_nested()
             try:
                 if identite.demander_recherche(uow, self.env, patient_id, "intake") is not None:
@@ -267,7 +278,7 @@ class Pipeline:
                     if pid not in report.recherche_ins:
                         report.recherche_ins.append(pid)
             if self.queue_ins_lookups:
-                self._queue_ins_lookups(uow, report)
+                self._queue_ins_lookups(uow, report, careful)
             uow.session.flush()
             uow.intake.finish_many(verdicts, now)
             report.batches = 1 if rows else 0
@@ -275,6 +286,10 @@ class Pipeline:
 
     def drain(self, max_batches: int | None = None) -> DrainReport:
         """Process batches until nothing due is left (or ``max_batches``)."""
+        with _fewer_collections():
+            return self._drain(max_batches)
+
+    def _drain(self, max_batches: int | None) -> DrainReport:
         total = DrainReport()
         while max_batches is None or total.batches < max_batches:
             report = self.run_batch()
@@ -294,6 +309,20 @@ class Pipeline:
         with self.uow() as uow:
             row = uow.inbox.get(inbox_id)
         return verdict_of(row)
+
+
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """A batch allocates many short-lived container objects (ORM states, pydantic models, row tuples) that plain
+    reference counting frees; with the default thresholds the cyclic collector also runs every 700 allocations and
+    its full passes cost a third of a drain (measured: 416 → 586 messages per CPU-second). Raised for the drain,
+    restored after; cyclic garbage is still collected, less often."""
+    before = gc.get_threshold()
+    gc.set_threshold(max(before[0], 100_000), max(before[1], 50), max(before[2], 100))
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def verdict_of(row: InboxMessage | None) -> Verdict:
