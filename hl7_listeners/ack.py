@@ -146,6 +146,30 @@ def _clean(text: str, header: Header) -> str:
     return text
 
 
+_MSH_CACHE: dict[tuple[str, ...], tuple[str, str]] = {}
+
+
+def _msh_parts(header: Header, own_app: str, own_facility: str) -> tuple[str, str]:
+    """The ACK's MSH around MSH-7..10: what depends only on the feed (senders, version, charset), built once per
+    feed: MSH-3/4 ← MSH-5/6 (or our own name), MSH-5/6 ← MSH-3/4, MSH-11/12 copied, MSH-15/16 NE in enhanced
+    mode (an ACK is not acknowledged), MSH-18 copied."""
+    key = (header.field_sep, header.encoding_chars, header.receiving_app or own_app,
+           header.receiving_facility or own_facility, header.sending_app, header.sending_facility,
+           header.processing_id or "P", header.version or "2.5", "NE" if header.enhanced else "", header.charset)
+    parts = _MSH_CACHE.get(key)
+    if parts is None:
+        fs, enc, app, facility, to_app, to_facility, processing, version, never, charset = key
+        head = fs.join(["MSH", enc, app, facility, to_app, to_facility, ""])
+        tail = fs + fs.join([processing, version])
+        if never or charset:
+            tail += fs + fs.join(["", "", never, never, "", charset])
+        parts = (head, tail)
+        if len(_MSH_CACHE) > 4096:  # many distinct feeds or hostile input: keep the cache bounded
+            _MSH_CACHE.clear()
+        _MSH_CACHE[key] = parts
+    return parts
+
+
 def build_ack(header: Header, reason: Reason, *, verdict: Verdict | None = None, own_app: str = "AIGUILLAGE",
               own_facility: str = "", detail: str = "") -> bytes:
     """The ACK message for ``header`` (bytes in the message's charset, no MLLP block), or ``b""`` when MSH-15
@@ -161,17 +185,9 @@ def build_ack(header: Header, reason: Reason, *, verdict: Verdict | None = None,
         return b""
     fs = header.field_sep
     comp = header.component_sep
-    enc = header.encoding_chars
-    sender_app = header.receiving_app or own_app
-    sender_facility = header.receiving_facility or own_facility
-    msh = [
-        "MSH", enc, sender_app, sender_facility, header.sending_app, header.sending_facility, _timestamp(), "",
-        f"ACK{comp}{header.trigger_event}{comp}ACK", _ids.next(), header.processing_id or "P",
-        header.version or "2.5",
-    ]
-    if header.enhanced or header.charset:
-        msh += ["", "", "NE" if header.enhanced else "", "NE" if header.enhanced else "", "", header.charset]
-    segments = [fs.join(msh), f"MSA{fs}{ack_code(header, outcome)}{fs}{header.control_id}"]
+    head, tail = _msh_parts(header, own_app, own_facility)
+    segments = [f"{head}{_timestamp()}{fs}{fs}ACK{comp}{header.trigger_event}{comp}ACK{fs}{_ids.next()}{tail}",
+                f"MSA{fs}{ack_code(header, outcome)}{fs}{header.control_id}"]
     if outcome != "A":
         text = f"{fr} / {en}" + (f" ({detail})" if detail else "")
         segments.append(fs.join(["ERR", "", location, f"{code}{comp}{HL7_0357.get(code, '')}{comp}HL70357",

@@ -245,22 +245,20 @@ class _Connection(asyncio.Protocol):
             ack=ok, accept_ack_type=header.accept_ack_type, app_ack_type=header.app_ack_type)
         pending = _Pending(started)
         self._pending.append(pending)
-        future = self._server.writer.submit(row)
         if cfg.ack_mode == "processed":
+            future = self._server.writer.submit_future(row)
             task = self._loop.create_task(self._processed(future, header, pending))
             task.add_done_callback(lambda _t: self._flush())
         else:
-            future.add_done_callback(partial(self._stored, header, pending))
+            self._server.writer.submit(row, partial(self._stored, header, pending))
 
-    def _stored(self, header: Header, pending: _Pending, future: asyncio.Future[Stored]) -> None:
-        exc = future.exception()
-        if exc is not None:
+    def _stored(self, header: Header, pending: _Pending, outcome: Stored | BaseException) -> None:
+        if isinstance(outcome, BaseException):
             metrics.STORE_DOWN.inc()
             self._answer(pending, header, Reason.STORE_DOWN)
         else:
-            result = future.result()
-            (metrics.STORED if result.result is StoreResult.STORED else metrics.DUPLICATE).inc()
-            pending.ack = result.ack
+            (metrics.STORED if outcome.result is StoreResult.STORED else metrics.DUPLICATE).inc()
+            pending.ack = outcome.ack
             pending.code = ack_code(header, "A")
         self._flush()
 

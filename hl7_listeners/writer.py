@@ -6,9 +6,10 @@ flushed, the next takes the rows that arrived meanwhile. PostgreSQL flushes conc
 group commit at the WAL), so one commit's fsync no longer bounds how many rows can wait for one. SQLite has one
 writer at a time: one thread there.
 
-Connections ``submit`` from the event loop and get an asyncio future; the thread resolves all futures of a batch
-with one ``call_soon_threadsafe`` (one wake-up of the loop per batch, not per message). A failed batch (store down)
-resolves its futures with the exception: the connections answer AE/CE and nothing of the batch was written.
+Connections ``submit`` from the event loop with a callback (or ``submit_future`` for an awaitable); the thread
+calls back every row of a batch from one ``call_soon_threadsafe`` (one wake-up of the loop per batch, not per
+message). A failed batch (store down) calls back with the exception: the connections answer AE/CE and nothing of
+the batch was written.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from orientation_core.errors import StoreUnavailable
 from orientation_core.inbox.model import InboxWriter, NewInboxMessage, Stored, StoreResult
 
 log = structlog.get_logger("aiguillage.mllp")
-Item = tuple[NewInboxMessage, "asyncio.Future[Stored]"]
+Callback = Callable[[Stored | BaseException], None]
+Item = tuple[NewInboxMessage, Callback]
 
 
 class GroupCommitWriter:
@@ -51,9 +53,22 @@ class GroupCommitWriter:
             for thread in self._threads:
                 thread.start()
 
-    def submit(self, row: NewInboxMessage) -> asyncio.Future[Stored]:
+    def submit(self, row: NewInboxMessage, callback: Callback) -> None:
+        """Queue ``row``; ``callback`` runs in the event loop with its ``Stored`` or the store's exception."""
+        self._queue.put((row, callback))
+
+    def submit_future(self, row: NewInboxMessage) -> asyncio.Future[Stored]:
         future: asyncio.Future[Stored] = self._loop.create_future()
-        self._queue.put((row, future))
+
+        def resolve(outcome: Stored | BaseException) -> None:
+            if future.done():
+                return
+            if isinstance(outcome, BaseException):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)
+
+        self.submit(row, resolve)
         return future
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -112,18 +127,18 @@ class GroupCommitWriter:
 
     def _commit(self, store: InboxWriter, batch: list[Item]) -> None:
         rows = [row for row, _ in batch]
-        futures = [future for _, future in batch]
+        callbacks = [callback for _, callback in batch]
         started = time.perf_counter()
         try:
             results = store.store_batch(rows)
         except Exception as exc:
             log.error("mllp.store_failed", rows=len(rows), error=type(exc.__cause__ or exc).__name__,
                       exc_info=exc.__cause__ is None or not isinstance(exc, StoreUnavailable))
-            self._loop.call_soon_threadsafe(_fail_all, futures, exc)
+            self._loop.call_soon_threadsafe(_call_all, callbacks, [exc] * len(callbacks))
             return
         metrics.COMMIT_SECONDS.observe(time.perf_counter() - started)
         metrics.BATCH_SIZE.observe(len(rows))
-        self._loop.call_soon_threadsafe(_resolve_all, futures, results)
+        self._loop.call_soon_threadsafe(_call_all, callbacks, results)
         if self._on_stored is not None:
             stored = [r.inbox_id for r in results if r.result is StoreResult.STORED]
             if stored:
@@ -133,13 +148,9 @@ class GroupCommitWriter:
                     log.warning("mllp.on_stored_failed", rows=len(stored), exc_info=True)
 
 
-def _resolve_all(futures: list[asyncio.Future[Stored]], results: list[Stored]) -> None:
-    for future, result in zip(futures, results, strict=True):
-        if not future.done():
-            future.set_result(result)
-
-
-def _fail_all(futures: list[asyncio.Future[Stored]], exc: BaseException) -> None:
-    for future in futures:
-        if not future.done():
-            future.set_exception(exc)
+def _call_all(callbacks: list[Callback], outcomes: Sequence[Stored | BaseException]) -> None:
+    for callback, outcome in zip(callbacks, outcomes, strict=True):
+        try:
+            callback(outcome)
+        except Exception:  # one connection's failure must not keep the others' ACKs
+            log.exception("mllp.ack_callback_failed")
