@@ -35,6 +35,7 @@ INTAKE_TYPES = ("Patient", "ServiceRequest", "Encounter", "Condition", "Observat
 STANDALONE_CREATE = frozenset({"Patient", "ServiceRequest"})
 STANDALONE_UPDATE = frozenset({"Patient"})
 FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+RESERVED_ID_PREFIXES = ("dossier-", "demande-")  # read-back ids: ServiceRequest/dossier-<n>, Task/demande-<n>
 RETRIES = 3
 T = TypeVar("T")
 
@@ -247,9 +248,9 @@ def update(container: Container, client: str, resource_type: str, resource_id: s
     if resource_id is not None:
         if resource.get("id") != resource_id:
             raise FhirError(400, "L'id de la ressource doit être celui de l'adresse.", "invalid", f"{resource_type}.id")
-        if not FHIR_ID.match(resource_id):
-            raise FhirError(400, "Id FHIR invalide (1 à 64 caractères : lettres, chiffres, « - », « . »).",
-                            "value", f"{resource_type}.id")
+        if not FHIR_ID.match(resource_id) or resource_id.startswith(RESERVED_ID_PREFIXES):
+            raise FhirError(400, "Id FHIR invalide (1 à 64 caractères : lettres, chiffres, « - », « . » ; "
+                                 "« dossier-… » et « demande-… » sont réservés).", "value", f"{resource_type}.id")
     expected = None
     if if_match:
         match = re.fullmatch(r'(?:W/)?"?(\d+)"?', if_match.strip())
@@ -353,6 +354,9 @@ def _entries(bundle: dict[str, Any]) -> list[_Entry]:
             parts = path.split("/")
             if len(parts) != 2 or not FHIR_ID.match(parts[1]):
                 raise FhirError(400, f"request.url invalide pour PUT : {url}.", "invalid", f"{where}.request.url")
+            if parts[1].startswith(RESERVED_ID_PREFIXES):
+                raise FhirError(400, f"Id réservé aux dossiers et demandes publiés : {parts[1]}.", "invalid",
+                                f"{where}.request.url")
             item.target_id = parts[1]
         entries.append(item)
     return entries

@@ -56,6 +56,8 @@ def test_400_unreadable_requests(api: Any, sample: Any) -> None:
                             headers=CLIENT), 400, "invalid", "Patient.id")
     _outcome(api.client.put(f"{FHIR}/Patient/abc", content=json.dumps({**_zoe(sample), "id": "abc"}),
                             headers={**CLIENT, "If-Match": "hier"}), 400, "value", "If-Match")
+    _outcome(api.client.put(f"{FHIR}/Patient/dossier-1", content=json.dumps({**_zoe(sample), "id": "dossier-1"}),
+                            headers=CLIENT), 400, "value", "Patient.id")
 
 
 def test_401_without_identity_and_outside_the_demo_profile(api: Any, make_api: Any, sample: Any) -> None:
