@@ -17,6 +17,7 @@ from orientation_core.ports import Env
 log = structlog.get_logger("aiguillage.tasks")
 QueueKind = Literal["auto", "inprocess", "sync", "celery"]
 NOTIFY_SAFETY_NET_SECONDS = 30.0  # catches an enqueue lost between commit and queue
+INGEST_RETRY_SECONDS = 15.0  # the pipeline's backoff retries (next_attempt_at) and any lost wake-up
 
 
 @dataclass
@@ -59,6 +60,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None, queue: Qu
         container.tasks = InProcessQueue(
             container.run_task,
             {"timers.sweep": settings.sweep_interval_seconds,
-             "notifications.dispatch": NOTIFY_SAFETY_NET_SECONDS},
+             "notifications.dispatch": NOTIFY_SAFETY_NET_SECONDS,
+             "ingest.process": INGEST_RETRY_SECONDS},
         )
     return container
