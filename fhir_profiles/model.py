@@ -18,11 +18,20 @@ EXT_BIRTH_LIST_GIVEN_NAME = FR_CORE + "fr-core-patient-birth-list-given-name"
 EXT_ADDRESS_INSEE_CODE = FR_CORE + "fr-core-address-insee-code"
 ADMISSION_SERVICE_REQUEST = "urn:aiguillage:fhir:StructureDefinition/aiguillage-admission-servicerequest"
 
-# Identity status (fr-core-identity-reliability.identityStatus). FR Core 2.1.0 uses HL7 France table 0445, where
-# VALI is a *qualified* identity; the development branch uses PROV / RECUP / VALI / QUAL, where VALI is validated
-# without INS and QUAL is qualified. A Coding without a system is read with the pinned 2.1.0 meaning.
+# Identity status (fr-core-identity-reliability.identityStatus). FR Core 2.1.0 binds it to table 0445
+# (CodeSystem fr-core-cs-v2-0445: VIDE, PROV, VALI, DOUB, DESA…), where VALI is a *qualified* identity; the
+# development branch uses PROV / RECUP / VALI / QUAL, where VALI is validated without INS and QUAL is qualified.
+# Reading rule: the 0445 system, or no system, means 2.1.0; any other system, or the codes RECUP / QUAL that 0445
+# does not have, mean the development branch. CS_IDENTITY_DEV is the system we emit and document for it (the
+# branch's final URL was not published when this was written; the rule above does not depend on it).
 CS_IDENTITY_0445 = "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-v2-0445"
 CS_IDENTITY_DEV = "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-identity-reliability-status"
+DEV_ONLY_CODES = frozenset({"RECUP", "QUAL"})
+
+
+def development_branch(system: str | None, code: str | None) -> bool:
+    """Whether an identityStatus Coding uses the development branch's codes (see above)."""
+    return code in DEV_ONLY_CODES or system not in (None, "", CS_IDENTITY_0445)
 
 INS_SYSTEMS: dict[str, str] = {
     "urn:oid:1.2.250.1.213.1.4.8": "INS-NIR",
@@ -55,7 +64,7 @@ def identity_qualified(system: str | None, code: str | None) -> bool:
     """True for a qualified identity in either code system (see CS_IDENTITY_0445 / CS_IDENTITY_DEV)."""
     if code is None:
         return False
-    if system == CS_IDENTITY_DEV:
+    if development_branch(system, code):
         return code == "QUAL"
     return code == "VALI"  # 2.1.0 table 0445, or no system
 

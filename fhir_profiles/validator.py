@@ -331,14 +331,15 @@ def unimplemented_constraints() -> list[str]:
 
 def _value_in_valueset(value: Any, valueset: dict[str, list[str]]) -> bool:
     if isinstance(value, str):
-        return any(value in codes for codes in valueset.values())
+        return any(value in codes or "*" in codes for codes in valueset.values())
     if isinstance(value, dict) and "coding" in value:
         return any(_value_in_valueset(c, valueset) for c in value.get("coding") or [])
     if isinstance(value, dict):
         system, code = value.get("system"), value.get("code")
         if system is None:
             return any(code in codes for codes in valueset.values())
-        return code in valueset.get(str(system), [])
+        codes = valueset.get(str(system), [])
+        return bool(code) and ("*" in codes or code in codes)
     return False
 
 

@@ -93,8 +93,9 @@ def capability_statement(base_url: str, version: str) -> dict[str, Any]:
             "d'admission. Validation en deux niveaux : structure avec les modèles R4B de fhir.resources (pour ces "
             "ressources, R4B est identique à R4), puis profils. Statut d'identité (fr-core-identity-reliability) : "
             f"les deux systèmes de codes sont acceptés — table 0445 de FR Core {FR_CORE_VERSION} ({CS_IDENTITY_0445}, "
-            f"VALI = identité qualifiée ; c'est la lecture retenue pour un code sans système) et branche de "
-            f"développement ({CS_IDENTITY_DEV} : PROV, RECUP, VALI = validée sans INS, QUAL = qualifiée). Un INS dont "
+            f"VALI = identité qualifiée ; c'est aussi la lecture d'un code sans système) et branche de "
+            f"développement (tout autre système, par exemple {CS_IDENTITY_DEV}, ou les codes RECUP et QUAL : PROV, "
+            "RECUP, VALI = validée sans INS, QUAL = qualifiée). Un INS dont "
             "la clé ne se vérifie pas est accepté avec un avertissement et n'est pas considéré comme fiable. "
             "XML non pris en charge."),
         "rest": [{

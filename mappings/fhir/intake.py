@@ -15,7 +15,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from fhir_profiles import (
-    CS_IDENTITY_DEV,
     CS_MODULE,
     CS_TYPE_ORIENTATION,
     EXT_ADDRESS_INSEE_CODE,
@@ -23,6 +22,7 @@ from fhir_profiles import (
     EXT_BIRTH_PLACE,
     EXT_BIRTH_PLACE_INTL,
     EXT_IDENTITY_RELIABILITY,
+    development_branch,
     identity_qualified,
     ins_key_valid,
 )
@@ -236,12 +236,13 @@ def _identity(patient: dict[str, Any], path: str, model: Patient, out: Canonical
         if url == "identityStatus":
             coding = sub.get("valueCoding") or {}
             system, code = coding.get("system"), str(coding.get("code", ""))
-            table = STATUS_DEV if system == CS_IDENTITY_DEV else STATUS_0445
+            dev = development_branch(system, code)
+            table = STATUS_DEV if dev else STATUS_0445
             model.identity_status = table.get(code, IdentityStatus.PROVISOIRE)
             if identity_qualified(system, code):
                 model.identity_status = IdentityStatus.QUALIFIEE
             model.identity_status_raw = code
-            if system != CS_IDENTITY_DEV and code in ATTRIBUTES_0445:
+            if not dev and code in ATTRIBUTES_0445:
                 model.identity_attributes.append(ATTRIBUTES_0445[code])
             out.provenance["patient.identity_status"] = f"{loc}.valueCoding.code"
         elif url == "identityMethodCollection":

@@ -150,3 +150,21 @@ def test_structure_tier_locates_errors_in_a_bundle() -> None:
             "Bundle.entry[1].resource.surnom"} <= where
     assert validate_structure({"resourceType": "Licorne"})[0].code == "not-supported"
     assert validate_structure([1, 2])[0].severity == "fatal"
+
+
+def test_identity_status_reading_rule() -> None:
+    from fhir_profiles import CS_IDENTITY_0445, identity_qualified
+
+    assert identity_qualified(CS_IDENTITY_0445, "VALI") and identity_qualified(None, "VALI")
+    assert not identity_qualified("https://example.org/autre-systeme", "VALI")  # development branch: validated
+    assert identity_qualified(None, "QUAL") and identity_qualified("https://example.org/autre-systeme", "QUAL")
+    assert not identity_qualified(CS_IDENTITY_0445, "PROV") and not identity_qualified(None, "RECUP")
+
+
+def test_every_table_0445_code_passes_the_binding() -> None:
+    patient = _patient()
+    patient["identifier"] = patient["identifier"][:1]  # no INS: the status alone is checked
+    patient["extension"][0]["extension"][0]["valueCoding"]["code"] = "DOUB"  # a 0445 code we do not map
+    assert validate(patient, FR_CORE_PATIENT) == []
+    patient["extension"][0]["extension"][0]["valueCoding"] = {"system": "urn:inconnu", "code": "VALI"}
+    assert [i.code for i in validate(patient, FR_CORE_PATIENT)] == ["code-invalid"]
