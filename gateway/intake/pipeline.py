@@ -35,7 +35,7 @@ from mappings.fhir.intake import to_canonical as fhir_to_canonical
 from mappings.hl7v2 import Mapped, map_message
 from orientation_core.errors import AiguillageError, StoreUnavailable
 from orientation_core.identite import service as identite
-from orientation_core.inbox.model import InboxMessage, InboxSource, InboxStatus, Verdict
+from orientation_core.inbox.model import InboxMessage, InboxSource, InboxStatus
 from orientation_core.patients import registry
 from orientation_core.persistence.intake import RowVerdict
 from orientation_core.persistence.uow import SqlUnitOfWork, UnitOfWorkFactory
@@ -302,14 +302,6 @@ class Pipeline:
             log.info("intake.drain", **total.as_dict())
         return total
 
-    def process_one(self, inbox_id: int) -> Verdict:
-        """For the listener's "ACK after processing" mode: drain what is due (this row included, in its patient's
-        order), then answer with this row's verdict."""
-        self.drain(max_batches=20)
-        with self.uow() as uow:
-            row = uow.inbox.get(inbox_id)
-        return verdict_of(row)
-
 
 @contextlib.contextmanager
 def _fewer_collections() -> Iterator[None]:
@@ -323,23 +315,3 @@ def _fewer_collections() -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*before)
-
-
-def verdict_of(row: InboxMessage | None) -> Verdict:
-    """Inbox row → ACK verdict (HL7 table 0357 codes in ERR-3)."""
-    if row is None:
-        return Verdict(ok=False, code="206", reason_fr="Message introuvable", reason_en="Message not found")
-    if row.status is InboxStatus.PROCESSED:
-        return Verdict(ok=True)
-    issues = (row.outcome or {}).get("issues", [])
-    first_error = next((i for i in issues if i.get("severity") == "error"), None)
-    if row.status is InboxStatus.REJECTED:
-        code = {"evenement.inconnu": "201", "msh12.version": "203"}.get(
-            first_error["code"] if first_error else "", "207")
-        location = first_error.get("location", "") if first_error else ""
-        return Verdict(ok=False, rejected=True, code=code, location=location.replace("-", "^1^", 1),
-                       reason_fr=first_error.get("message", "Message refusé") if first_error else "Message refusé",
-                       reason_en="Message rejected")
-    erreur = (row.outcome or {}).get("erreur", {})
-    return Verdict(ok=False, rejected=False, code="207",
-                   reason_fr=erreur.get("message", "Traitement en attente"), reason_en="Application error")
