@@ -1,9 +1,10 @@
-"""Drain the inbox: claim due rows (per-patient order), map each with ``mappings.hl7v2``, apply it to the registry,
-write the verdict and the attempt.
+"""Drain the inbox: claim due rows (per-patient order), map each (``mappings.hl7v2``, or ``mappings.fhir`` for rows
+the FHIR intake stored), apply it to the registry, write the verdict and the attempt.
 
-One transaction per batch, one savepoint per message: a batch of 50 messages costs one commit (fsync bounds a
-commit-per-message pipeline to a few hundred messages per second on PostgreSQL), and a failing message rolls back
-only its own changes. Outcomes:
+One transaction per batch: a batch of 50 messages costs one commit (fsync bounds a commit-per-message pipeline to
+a few hundred messages per second on PostgreSQL). The batch reads its registry rows in one snapshot
+(``prefetch.py``) and runs optimistically; if one message fails, the batch is rolled back and redone with one
+savepoint per message, so the failure is recorded on that message alone. Outcomes:
 
 - ``processed``: applied; the outcome lists what was applied, the warnings and the conflicts;
 - ``rejected``: the message is invalid for PAM FR (mapping errors); never retried, does not hold its patient;
@@ -11,8 +12,10 @@ only its own changes. Outcomes:
   (``next_attempt_at``), and later rows of the same patient wait; after ``max_attempts`` → ``dead`` (dead letter,
   replayable by an operator).
 
-INSi hook: each outcome's ``rapport.recherche_ins`` lists the patients whose identity could be looked up in INSi
-(provisional, neither doubtful nor fictitious); ``Pipeline.on_ins_lookup`` callbacks receive them after commit.
+INSi hook: a new identity, or one whose strict traits changed, that is neither qualified, doubtful nor fictitious
+gets an INSi look-up queued in the batch's transaction (``orientation_core.identite.demander_recherche``); the
+outcome's ``rapport.recherche_ins`` lists them, and ``Pipeline.on_ins_lookup`` callbacks run after commit (the
+``ingest.process`` task enqueues ``ins.lookup``).
 """
 
 from __future__ import annotations
