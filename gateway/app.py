@@ -15,10 +15,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from gateway import errors
 from gateway.api import dossiers, identite, people
 from gateway.api import inbox as inbox_api
+from gateway.auth import sessions as auth_sessions
 from gateway.container import Container, build_container
 from gateway.fhir import router as fhir_router
 from gateway.fhir.subscriptions import start as start_fhir_subscriptions
 from gateway.settings import Settings
+from gateway.ui import launch as ui_launch
 
 REQUESTS = Counter("aiguillage_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram("aiguillage_http_request_seconds", "HTTP request latency", ["method", "route"],
@@ -61,6 +63,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(fhir_router)  # FHIR R4, base /fhir/r4
     app.include_router(identite.router)
     app.include_router(inbox_api.router)  # operator console of inbound messages (gateway/api/inbox.py)
+    app.include_router(auth_sessions.router)  # POST /deconnexion
+    ui_launch.install(app)  # DPI launch, one-time URLs, clients DPI, OAuth token; HTML refusal pages
 
     @app.middleware("http")
     async def metrics(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -62,6 +62,21 @@ class Settings(BaseSettings):
     insi_lps_instance: str = "00000000-0000-0000-0000-000000000000"
     insi_emetteur: str = "aiguillage"  # ContexteBAM / ContexteLPS Emetteur
 
+    # Sessions (gateway/auth/sessions.py): server-side, cookie = random token. Secure cookie: None = when the
+    # request came over https (behind a TLS proxy, set True). Idle and absolute timeouts.
+    session_cookie_name: str = "aiguillage_session"
+    session_cookie_secure: bool | None = None
+    session_idle_minutes: float = 30
+    session_absolute_hours: float = 12
+    login_path: str = "/connexion"  # where an anonymous browser is sent (sign-in pages)
+    # DPI launch (gateway/auth/launch.py): the public address of this server is the launch JWT's expected ``aud``
+    # and the base of one-time launch URLs; empty: the address the request came to.
+    public_base_url: str = ""
+    launch_max_lifetime_seconds: int = 300  # exp − iat of a launch JWT, at most 5 minutes
+    launch_clock_skew_seconds: int = 30
+    launch_ticket_seconds: int = 120  # one-time URL of a server-to-server launch
+    oauth_token_seconds: int = 300  # access token of POST /oauth/token (client credentials)
+
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
         if self.profile != "demo" and self.secret_key.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from orientation_core.auth.model import AuthRepository
 from orientation_core.clock import Clock
 from orientation_core.dashboard import DemandeRow, DossierRow, Page, PrescripteurQuery, ReceveurQuery
 from orientation_core.demande.model import Demande
@@ -215,6 +216,9 @@ class UnitOfWork(Protocol):
 
     @property
     def fhir(self) -> FhirResourceRepository: ...
+
+    @property
+    def auth(self) -> AuthRepository: ...
 
 
     def flush(self) -> None:

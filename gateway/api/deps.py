@@ -1,8 +1,10 @@
 """Request dependencies: the container, and the acting user.
 
-Authentication proper (Pro Santé Connect, DPI launch, password + code) is a later issue. Until then, in the
-demo profile only, the development header names the acting user by his login (national id or local id).
-Outside the demo profile the header is ignored and every call is refused with 401.
+The acting user comes from a valid session cookie (gateway/auth/sessions.py, any profile: opened by a sign-in or
+a DPI launch) or, in the demo profile only, from the development header naming him by his login (national id or
+local id). A cookie-authenticated call that changes state must carry the session's CSRF token (header
+``X-CSRF-Token`` or form field ``csrf_token``), and a session whose account is not complete (charter) is refused.
+Outside the demo profile the header is ignored.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
+from gateway.auth import sessions
 from gateway.container import Container
 from gateway.errors import Unauthenticated
 
@@ -26,9 +29,18 @@ ContainerDep = Annotated[Container, Depends(container)]
 
 
 def current_user(
+    request: Request,
     c: ContainerDep,
+    csrf: sessions.SubmittedCsrf,
     x_aiguillage_utilisateur: Annotated[str | None, Header(alias=DEV_USER_HEADER)] = None,
 ) -> int:
+    record = sessions.session_from_request(c, request)
+    if record is not None:
+        sessions.check_csrf(request, record, csrf)
+        if not record.account_complete:
+            raise sessions.AccountIncomplete(
+                "Acceptez la charte d'utilisation et complétez votre compte avant de continuer.")
+        return record.user_id
     if not c.settings.demo:
         raise Unauthenticated("Authentification requise.")
     if not x_aiguillage_utilisateur:

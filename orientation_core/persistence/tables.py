@@ -472,3 +472,62 @@ fhir_subscription = sa.Table(
 # Dossier.provenance: volet → field → source, DPI value, edited / differs flags (migration 0007). A JSON column on
 # dossier rather than a table: it is read and written with the volets, always whole.
 dossier.append_column(sa.Column("provenance", JSONType, nullable=False, server_default=sa.text("'{}'")))
+
+
+# --- auth: sessions, DPI clients, launches ---------------------------------------------------------------------------
+# Server-side sessions (gateway/auth/sessions.py, migration 0008): the cookie carries a random token, the row its
+# SHA-256. ix_session_user_id: sign-out of every session of a user (deactivation, password change).
+session = sa.Table(
+    "session", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("user_id", sa.ForeignKey("utilisateur.id"), nullable=False, index=True),
+    sa.Column("method", sa.String(32), nullable=False),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("account_complete", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("last_seen_at", UtcDateTime, nullable=False),
+    sa.Column("closed_at", UtcDateTime),
+    _str("ip", 64), _str("user_agent", 255),
+)
+
+# DPI clients registered by an administrator (gateway/auth/clients.py): keys (inline JWKS or a JWKS URL), the
+# établissements it may act for, the modules it may open, whether its asserted user is signed in directly.
+dpi_client = sa.Table(
+    "dpi_client", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("client_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("nom", sa.String(255), nullable=False),
+    sa.Column("etablissement_ids", JSONType, nullable=False),
+    sa.Column("modules", JSONType, nullable=False),
+    sa.Column("trust", sa.String(32), nullable=False),
+    sa.Column("jwks", JSONType),
+    _str("jwks_url", 1000),
+    sa.Column("actif", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+# Consumed token ids: a launch JWT's or a client assertion's ``jti`` is accepted once. The unique constraint is the
+# single-use guarantee under concurrent requests (the second INSERT fails). ix_launch_jti_expires_at: purge.
+launch_jti = sa.Table(
+    "launch_jti", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("client_id", sa.String(64), nullable=False),
+    sa.Column("purpose", sa.String(16), nullable=False),
+    sa.Column("jti", sa.String(255), nullable=False),
+    sa.Column("used_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False, index=True),
+    sa.UniqueConstraint("client_id", "purpose", "jti"),
+)
+
+# One-time launch URLs answered by POST /api/v1/launches (valid 2 minutes, opened once): the token's SHA-256.
+launch_ticket = sa.Table(
+    "launch_ticket", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("client_id", sa.String(64), nullable=False),
+    sa.Column("claims", JSONType, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("used_at", UtcDateTime),
+)

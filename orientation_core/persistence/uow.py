@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from orientation_core.errors import Conflict, StoreUnavailable
+from orientation_core.persistence.auth import SqlAuth
 from orientation_core.persistence.fhir import SqlFhirResources
 from orientation_core.persistence.identite import SqlIdentite
 from orientation_core.persistence.inbox import SqlInbox
@@ -69,6 +70,7 @@ class SqlUnitOfWork:
         self.inbox = SqlInbox(session)
         self.intake = SqlIntake(session)  # pipeline claims, verdicts, operator searches and replays
         self.fhir = SqlFhirResources(session)
+        self.auth = SqlAuth(session)  # sessions, DPI clients, launch jti and tickets (gateway.auth)
         self._after_commit = after_commit or []
 
     def flush(self) -> None:
