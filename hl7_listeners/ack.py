@@ -16,10 +16,10 @@ import datetime as dt
 import enum
 import itertools
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
-from hl7_listeners.header import Header, Problem
+from hl7_listeners.header import Header, Problem, read_header
 from orientation_core.inbox.model import Verdict
 
 PARIS = ZoneInfo("Europe/Paris")  # HL7 timestamps carry French local time, with their offset
@@ -193,3 +193,17 @@ def build_ack(header: Header, reason: Reason, *, verdict: Verdict | None = None,
         segments.append(fs.join(["ERR", "", location, f"{code}{comp}{HL7_0357.get(code, '')}{comp}HL70357",
                                  rule.severity if verdict is None else "E", "", "", "", _clean(text, header)]))
     return ("\r".join(segments) + "\r").encode(header.codec, errors="replace")
+
+
+def application_ack(raw: bytes, verdict: Verdict, *, default_charset: str = "8859/1",
+                    own_app: str = "AIGUILLAGE", own_facility: str = "") -> bytes:
+    """The application ACK of a stored message in enhanced mode (sent later, when the sender asked for it in
+    MSH-16): AA/AE/AR — not the commit codes — or ``b""`` when MSH-16 (AL, NE, ER, SU) says none is wanted.
+    In original mode it is the ordinary ACK with the verdict."""
+    header = read_header(raw, default_charset)
+    outcome = "A" if verdict.ok else ("R" if verdict.rejected else "E")
+    wanted = {"NE": False, "ER": outcome != "A", "SU": outcome == "A"}.get(header.app_ack_type, True)
+    if not wanted:
+        return b""
+    original = replace(header, accept_ack_type="", app_ack_type="")  # AA/AE/AR, sent whatever MSH-15 said
+    return build_ack(original, Reason.PROCESSED, verdict=verdict, own_app=own_app, own_facility=own_facility)
