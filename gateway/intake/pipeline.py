@@ -24,11 +24,13 @@ import contextlib
 import datetime as dt
 import gc
 import json
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 import structlog
+from prometheus_client import Counter, Histogram
 from sqlalchemy.exc import OperationalError
 
 from gateway.intake import translate
@@ -45,6 +47,11 @@ from orientation_core.persistence.uow import SqlUnitOfWork, UnitOfWorkFactory
 from orientation_core.ports import Env, UnitOfWork
 
 log = structlog.get_logger("aiguillage.intake")
+# /metrics: what the pipeline did with each message, and how long a batch takes (claim to commit)
+MESSAGES = Counter("aiguillage_ingest_messages_total", "Inbox messages handled by the pipeline, by outcome",
+                   ["source", "status"])
+BATCH_SECONDS = Histogram("aiguillage_ingest_batch_seconds", "Pipeline batch duration, claim to commit",
+                          buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,7 @@ class DrainReport:
     dead: int = 0
     batches: int = 0
     recherche_ins: list[int] = field(default_factory=list)
+    counted: list[tuple[str, str]] = field(default_factory=list)  # (source, status) per message, for /metrics
 
     @property
     def handled(self) -> int:
@@ -233,10 +241,15 @@ class Pipeline:
 
         Optimistic first: no savepoint per message. If one message fails, the batch is rolled back and done again
         with a savepoint per message, so the failure is recorded on that message alone."""
+        started = time.perf_counter()
         try:
             report = self._run_batch(careful=False)
         except _Restart:
             report = self._run_batch(careful=True)
+        if report.batches:
+            BATCH_SECONDS.observe(time.perf_counter() - started)
+            for source, status in report.counted:
+                MESSAGES.labels(source, status).inc()
         if report.recherche_ins:
             for hook in self.on_ins_lookup:
                 try:
@@ -277,6 +290,7 @@ class Pipeline:
                         next_at = self.policy.next_attempt(now, attempts)
                 verdicts.append(RowVerdict(row.id, status, attempts, outcome, error, next_at))
                 setattr(report, status.value, getattr(report, status.value) + 1)
+                report.counted.append((row.source.value, status.value))
                 for pid in (outcome.get("rapport") or {}).get("recherche_ins", []):
                     if pid not in report.recherche_ins:
                         report.recherche_ins.append(pid)

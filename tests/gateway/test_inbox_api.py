@@ -90,6 +90,9 @@ def test_detail_shows_raw_text_canonical_outcome_and_attempts(api: Any) -> None:
     assert "mouvement:A01" in body["resultat"]["rapport"]["applique"]
     assert [h["resultat"] for h in body["historique"]] == ["processed"]
     api.problem(api.get(ADMIN, "/api/v1/messages/999999"), 404, "introuvable")
+    metrics = api.client.get("/metrics").text
+    assert 'aiguillage_ingest_messages_total{source="hl7v2",status="processed"}' in metrics
+    assert "aiguillage_ingest_batch_seconds_count" in metrics
 
 
 def test_dead_letters_are_listed_and_replayed_with_their_history(api: Any) -> None:
