@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from fhir_profiles import INS_SYSTEMS, Issue, default_profiles, validate, validate_structure
 from gateway.container import Container
 from gateway.fhir.indexing import UNIQUE_IDENTIFIER_TYPES, identifiers, search_values, split_token
-from gateway.fhir.outcome import FhirError, status_line
+from gateway.fhir.outcome import FhirError, outcome, status_line
 from orientation_core.inbox.model import InboxSource, NewInboxMessage
 from orientation_core.persistence.fhir import VersionConflict
 from orientation_core.persistence.uow import SqlUnitOfWork
@@ -412,9 +412,7 @@ def _response_entry(outcome_: Outcome, full_url: str) -> dict[str, Any]:
     if meta.get("lastUpdated"):
         response["lastModified"] = meta["lastUpdated"]
     if outcome_.warnings:
-        from gateway.fhir.outcome import outcome as as_outcome
-
-        response["outcome"] = as_outcome(outcome_.warnings)
+        response["outcome"] = outcome(outcome_.warnings)
     return {"fullUrl": full_url or f"{outcome_.resource['resourceType']}/{outcome_.resource['id']}",
             "response": response}
 
@@ -560,9 +558,7 @@ def batch(container: Container, client: str, bundle: dict[str, Any]) -> dict[str
 
 
 def _error_entry(error: FhirError) -> dict[str, Any]:
-    from gateway.fhir.outcome import outcome as as_outcome
-
-    return {"response": {"status": status_line(error.status), "outcome": as_outcome(error.issues)}}
+    return {"response": {"status": status_line(error.status), "outcome": outcome(error.issues)}}
 
 
 def bundle(container: Container, client: str, body: bytes) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 
 from fhir_profiles import known_profiles, structure_definition
 from gateway.api.deps import DEV_USER_HEADER
@@ -176,8 +177,6 @@ async def post_bundle(request: Request) -> Response:
     client = _client(request)
     body = await request.body()
     c = _container(request)
-    from starlette.concurrency import run_in_threadpool
-
     response = await run_in_threadpool(intake.bundle, c, client, body)
     return fhir_response(response, media=media_type(request))
 
@@ -199,8 +198,6 @@ async def validate_type(resource_type: str, request: Request) -> Response:
     _client(request)
     _check_type(resource_type, intake.INTAKE_TYPES)
     body = await request.body()
-    from starlette.concurrency import run_in_threadpool
-
     issues = await run_in_threadpool(intake.validate_only, resource_type, body, _container(request))
     return fhir_response(outcome(issues), media=media_type(request))
 
@@ -216,10 +213,8 @@ async def create(resource_type: str, request: Request,
     """Create (Patient, ServiceRequest); If-None-Exist: ``identifier=system|value`` makes it conditional."""
     _check_type(resource_type)
     if resource_type == "Subscription":  # REST-hook on Task changes: a user's, his rights filter the Tasks
-        user_id = _user(request)
+        user_id = await run_in_threadpool(_user, request)  # a database read: off the event loop
         body = await request.body()
-        from starlette.concurrency import run_in_threadpool
-
         stored = await run_in_threadpool(subscriptions.create, _container(request), user_id, body)
         return _written(intake.Outcome(stored, 201), request, media_type(request))
     client = _client(request)
@@ -227,8 +222,6 @@ async def create(resource_type: str, request: Request,
         raise FhirError(405 if resource_type in READ_TYPES else 404,
                         f"{resource_type} se crée dans un Bundle transaction ou batch.", "not-supported")
     body = await request.body()
-    from starlette.concurrency import run_in_threadpool
-
     result = await run_in_threadpool(intake.create, _container(request), client, resource_type, body, if_none_exist)
     return _written(result, request, media_type(request))
 
@@ -242,8 +235,6 @@ async def update(resource_type: str, resource_id: str, request: Request,
     if resource_type not in intake.STANDALONE_UPDATE:
         raise FhirError(405, f"{resource_type} ne se met pas à jour hors d'un Bundle.", "not-supported")
     body = await request.body()
-    from starlette.concurrency import run_in_threadpool
-
     result = await run_in_threadpool(intake.update, _container(request), client, resource_type, resource_id, body,
                                      if_match, None)
     return _written(result, request, media_type(request))
@@ -261,8 +252,6 @@ async def conditional_update(resource_type: str, request: Request, identifier: s
         raise FhirError(400, "Mise à jour conditionnelle sans critère : ?identifier=système|valeur.", "required",
                         "identifier")
     body = await request.body()
-    from starlette.concurrency import run_in_threadpool
-
     result = await run_in_threadpool(intake.update, _container(request), client, resource_type, None, body,
                                      if_match, f"identifier={identifier}")
     return _written(result, request, media_type(request))
