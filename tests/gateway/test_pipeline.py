@@ -266,3 +266,24 @@ def test_a_new_provisional_identity_queues_an_insi_lookup(container: Container) 
     woken.clear()
     pipeline.drain()
     assert woken == []
+
+
+def test_a40_moves_the_merged_patients_dossiers_to_the_survivor(container: Container) -> None:
+    with container.uow() as uow:
+        gone = uow.patients.by_identifier(TypeIdentifiantPatient.IPP, "100002", FINESS)  # demo: Nguyen Bao
+        assert gone is not None and gone.id is not None
+        dossiers = [d.id for d in uow.dossiers.for_patient(gone.id)]
+    assert dossiers, "the demo patient has dossiers"
+    merge = rewrite(sample("adt_a40__merge"), {"900009^": "100002^"})
+    store(container, sample("adt_a28__creation"), merge)
+    container.run_task("ingest.process")
+    with container.uow() as uow:
+        survivor = uow.patients.by_identifier(TypeIdentifiantPatient.IPP, "900001", FINESS)
+        assert survivor is not None and survivor.id is not None
+        assert uow.patients.get(gone.id).merged_into_id == survivor.id
+        moved = uow.dossiers.for_patient(survivor.id)
+        assert sorted(d.id for d in moved) == sorted(dossiers)
+        assert {d.patient_nom_affiche for d in moved} == {survivor.nom_affiche}
+        # the merged-away IPP now designates the survivor
+        found = uow.patients.by_identifier(TypeIdentifiantPatient.IPP, "100002", FINESS)
+        assert found is not None and found.id == survivor.id
