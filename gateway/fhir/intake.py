@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import structlog
 from sqlalchemy.exc import IntegrityError
 
-from fhir_profiles import INS_SYSTEMS, Issue, default_profiles, validate, validate_structure
+from fhir_profiles import Issue, default_profiles, validate, validate_structure
 from gateway.container import Container
 from gateway.fhir.indexing import UNIQUE_IDENTIFIER_TYPES, identifiers, search_values, split_token
 from gateway.fhir.outcome import FhirError, outcome, status_line
@@ -576,7 +576,3 @@ def bundle(container: Container, client: str, body: bytes) -> dict[str, Any]:
     check_structure({**posted, "entry": [{k: v for k, v in e.items() if k != "resource"}
                                          for e in posted.get("entry") or [] if isinstance(e, dict)]})
     return batch(container, client, posted)
-
-
-def ins_systems() -> frozenset[str]:
-    return frozenset(INS_SYSTEMS)
