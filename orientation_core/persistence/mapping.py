@@ -12,6 +12,7 @@ from orientation_core.identite.model import ConflitIdentite, EtatIdentite, Reche
 from orientation_core.patients.model import Identifiant, Mouvement, Patient, PatientContexte, Sejour
 from orientation_core.people.model import Delegation, Habilitation, User
 from orientation_core.persistence import tables as t
+from orientation_core.persistence.accounts import map_accounts
 
 mapper_registry = registry(metadata=t.metadata)
 _mapped = False
@@ -37,9 +38,10 @@ def start_mappers() -> None:
     m(HistoryEvent, t.history_event)
     m(OutboxMessage, t.outbox)
     m(Notification, t.notification)
+    m(Mouvement, t.mouvement); m(PatientContexte, t.patient_contexte)  # noqa: E702
     m(EtatIdentite, t.identite_etat)
     m(TraceIdentite, t.identite_trace)
     m(RechercheInsi, t.insi_recherche)
     m(ConflitIdentite, t.identite_conflit)
-    m(Mouvement, t.mouvement); m(PatientContexte, t.patient_contexte)  # noqa: E702
+    map_accounts(m)  # accounts, codes, attempts, history; dossier.medecin_traitant_idnps kept in step
     _mapped = True

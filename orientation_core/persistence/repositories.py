@@ -444,9 +444,11 @@ class SqlOutbox:
         self._s.add(message)
         self.added += 1
 
-    def pending(self, limit: int = 100) -> list[OutboxMessage]:
+    def pending(self, limit: int = 100, *, mail: bool = False) -> list[OutboxMessage]:
+        """Undelivered messages: notifications by default, e-mails (kind "mail", gateway/mail.py) with ``mail``."""
         o = t.outbox.c
-        stmt: Any = sa.select(OutboxMessage).where(o.dispatched_at.is_(None)).order_by(o.id).limit(limit)
+        stmt: Any = (sa.select(OutboxMessage).where(o.dispatched_at.is_(None), (o.kind == "mail") if mail
+                                                    else (o.kind != "mail")).order_by(o.id).limit(limit))
         if self._s.get_bind().dialect.name == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True)  # several workers share the outbox
         return list(self._s.scalars(stmt))

@@ -337,7 +337,6 @@ patient_contexte = sa.Table(
     sa.UniqueConstraint("patient_id", "source"),
 )
 
-
 # --- identity vigilance: INS, INSi lookups, RNIV trace ----------------------------------------------------------------
 
 # one row per patient: the INS returned by INSi (kept here until the identity is qualified), the validating document
@@ -399,6 +398,7 @@ identite_conflit = sa.Table(
     sa.Column("resolu_par_id", sa.ForeignKey("utilisateur.id")),
     sa.Index("ix_identite_conflit_statut_at", "statut", "at"),  # the conflicts work list
 )
+
 
 # --- FHIR resources: versions, conditional create, subscriptions ----------------------------------------------------
 
@@ -530,4 +530,82 @@ launch_ticket = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("expires_at", UtcDateTime, nullable=False),
     sa.Column("used_at", UtcDateTime),
+)
+
+
+# --- auth: accounts, one-time codes ----------------------------------------------------------------------------------
+# Sign-in state of a user (orientation_core/people/accounts.py, migration 0009): argon2 password hash, charter
+# acceptance, consecutive failures and lockout. One row per user, created by the first card sign-in.
+compte = sa.Table(
+    "compte", metadata,
+    sa.Column("user_id", sa.ForeignKey("utilisateur.id"), primary_key=True, autoincrement=False),
+    sa.Column("password_hash", sa.String(255)),
+    sa.Column("charte_acceptee_at", UtcDateTime), _str("charte_version", 16),
+    sa.Column("echecs", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("verrouille_jusqu_a", UtcDateTime),
+    sa.Column("derniere_connexion_at", UtcDateTime), _str("derniere_methode", 32),
+    sa.Column("created_at", UtcDateTime),
+)
+
+# One-time codes e-mailed after a correct password (argon2 hash of the 6 digits). ix_code_connexion_user_created:
+# the user's latest code, and the codes sent in the last hour (rate limit).
+code_connexion = sa.Table(
+    "code_connexion", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.ForeignKey("utilisateur.id"), nullable=False),
+    sa.Column("code_hash", sa.String(255), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("essais", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("used_at", UtcDateTime), sa.Column("invalidated_at", UtcDateTime),
+    sa.Index("ix_code_connexion_user_created", "user_id", "created_at"),
+)
+
+# Sign-in attempts: failures per address within a window (ix_tentative_connexion_ip_at).
+tentative_connexion = sa.Table(
+    "tentative_connexion", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("ip", sa.String(64), nullable=False),
+    sa.Column("etape", sa.String(16), nullable=False),
+    sa.Column("succes", sa.Boolean, nullable=False),
+    sa.Column("user_id", sa.ForeignKey("utilisateur.id")),
+    sa.Index("ix_tentative_connexion_ip_at", "ip", "at"),
+)
+
+# History of an account (Mon compte): data changes, charter, habilitations, délégations, locks.
+evenement_compte = sa.Table(
+    "evenement_compte", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.ForeignKey("utilisateur.id"), nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("actor_user_id", sa.ForeignKey("utilisateur.id")),
+    sa.Column("avant", JSONType, nullable=False),
+    sa.Column("apres", JSONType, nullable=False),
+    sa.Index("ix_evenement_compte_user_at", "user_id", "at"),
+)
+
+# E-mailed invitation of an assistant délégation: the link's token SHA-256; completed by the assistant signed in.
+invitation_delegation = sa.Table(
+    "invitation_delegation", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("delegation_id", sa.ForeignKey("delegation.id"), nullable=False, unique=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("used_at", UtcDateTime),
+)
+
+# Médecin libéral space: the national id (8 + RPPS / 0 + ADELI) of the dossier's médecin traitant, kept in step with
+# the volets on every flush (persistence/accounts.py), and his answer. ix_dossier_medecin_traitant: his lists.
+dossier.append_column(sa.Column("medecin_traitant_idnps", sa.String(12)))
+sa.Index("ix_dossier_medecin_traitant", dossier.c.medecin_traitant_idnps, dossier.c.module)
+medecin_traitant_reponse = sa.Table(
+    "medecin_traitant_reponse", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("dossier_id", sa.ForeignKey("dossier.id"), nullable=False),
+    sa.Column("user_id", sa.ForeignKey("utilisateur.id"), nullable=False),
+    sa.Column("statut", sa.String(16), nullable=False),  # "acceptee" | "refusee" ("pas mon patient")
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("dossier_id", "user_id"),
 )

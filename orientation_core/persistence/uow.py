@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from orientation_core.errors import Conflict, StoreUnavailable
+from orientation_core.persistence.accounts import SqlAccounts
 from orientation_core.persistence.auth import SqlAuth
 from orientation_core.persistence.fhir import SqlFhirResources
 from orientation_core.persistence.identite import SqlIdentite
@@ -71,6 +72,7 @@ class SqlUnitOfWork:
         self.intake = SqlIntake(session)  # pipeline claims, verdicts, operator searches and replays
         self.fhir = SqlFhirResources(session)
         self.auth = SqlAuth(session)  # sessions, DPI clients, launch jti and tickets (gateway.auth)
+        self.accounts = SqlAccounts(session)  # accounts, one-time codes, attempts, médecin libéral lists
         self._after_commit = after_commit or []
 
     def flush(self) -> None:
