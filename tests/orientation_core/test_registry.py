@@ -405,3 +405,24 @@ def test_context_keeps_sections_the_next_message_does_not_carry(uows: Factory, e
         assert ctx.donnees == {"contacts": [{"nom": "B"}], "medecin_traitant": {"rpps": "1"}}
         assert ctx.provenance == {"contacts[0]": "NK1[1]", "medecin_traitant": "ROL[1]-4"}
         assert ctx.message_id == "M2"
+
+
+def test_a_stay_known_without_movements_takes_the_senders_state(uows: Factory, env: Env) -> None:
+    """FHIR Encounter: no movement history, the stay is what the sender says it is now."""
+    admitted = dt.datetime(2026, 3, 14, 9, 0, tzinfo=dt.UTC)
+    with uows() as uow:
+        patient = r.upsert_identity(uow, env, identity(), r.Rapport())
+        state = r.MouvementEntrant(evenement="Bundle", action="SNAPSHOT", identifiant="", finess=FINESS,
+                                   nda="E-1", classe="I", code_uf="1102", date_entree=admitted)
+        r.upsert_sejour(uow, env, patient, state, r.Rapport())
+        state.date_sortie = admitted + dt.timedelta(days=4)
+        r.upsert_sejour(uow, env, patient, state, r.Rapport())
+        s = stay(uow, patient.id)
+        assert (s.statut, s.code_uf, s.date_entree, s.date_sortie) == (
+            StatutSejour.SORTI, "1102", admitted, admitted + dt.timedelta(days=4))
+        # once HL7 movements exist for that stay, they decide: a snapshot no longer overrides them
+        r.apply_movement(uow, env, patient, movement("A01", "M1", at=admitted, nda="E-1"), r.Rapport())
+        rapport = r.Rapport()
+        r.upsert_sejour(uow, env, patient, state, rapport)
+        assert rapport.applique == ["sejour.connu_par_ses_mouvements"]
+        assert stay(uow, patient.id).statut is StatutSejour.EN_COURS
