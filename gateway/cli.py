@@ -50,7 +50,8 @@ def serve(
     settings.mllp_port = mllp_port or settings.mllp_port
     application = create_app(settings, mllp=True)  # the MLLP listener runs in uvicorn's loop (lifespan)
     base = f"http://{settings.http_host}:{settings.http_port}"
-    typer.echo(f"Aiguillage ({settings.profile}) prêt sur {base} — API : {base}/docs — santé : {base}/healthz")
+    typer.echo(f"Aiguillage ({settings.profile}) prêt sur {base} — API : {base}/docs — santé : {base}/healthz "
+               f"— MLLP : {settings.mllp_host}:{settings.mllp_port}")
     if settings.demo:
         typer.echo("Démo : ajoutez l'en-tête « X-Aiguillage-Utilisateur: 810100000017 » (Dr Claire Martin, "
                    f"prescripteur) ou « jpetit » (receveur SMR), p. ex. :\n  curl -H 'X-Aiguillage-Utilisateur: "
