@@ -6,6 +6,7 @@ from __future__ import annotations
 import concurrent.futures
 import copy
 import json
+import threading
 from typing import Any
 
 import httpx
@@ -229,7 +230,7 @@ def test_conditional_create_is_idempotent_under_concurrent_requests(api: Any, li
     patient = sample("bundle-transaction-sanitaire")["entry"][0]["resource"]
     body = json.dumps(patient)
     headers = {**client_headers, "If-None-Exist": f"identifier={INS_ZOE}"}
-    barrier = __import__("threading").Barrier(8)
+    barrier = threading.Barrier(8)
 
     def post(_: int) -> tuple[int, str]:
         with httpx.Client(base_url=live_url, timeout=60) as http:
@@ -246,7 +247,7 @@ def test_conditional_create_is_idempotent_under_concurrent_requests(api: Any, li
 
     # the same race with transaction Bundles (conditional create inside): one Patient, one Practitioner
     bundle = json.dumps(sample("bundle-transaction-sanitaire"))
-    barrier = __import__("threading").Barrier(8)
+    barrier = threading.Barrier(8)
 
     def post_bundle(_: int) -> int:
         with httpx.Client(base_url=live_url, timeout=60) as http:
