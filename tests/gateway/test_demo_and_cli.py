@@ -113,7 +113,8 @@ def test_demo_delegations_of_the_medecin_liberal(api: Any, gw: dict[str, Any]) -
 
 def _env(url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIGUILLAGE_")}
-    env |= {"AIGUILLAGE_DATABASE_URL": url, "AIGUILLAGE_LOG_JSON": "true", "AIGUILLAGE_PROFILE": "demo"}
+    env |= {"AIGUILLAGE_DATABASE_URL": url, "AIGUILLAGE_LOG_JSON": "true", "AIGUILLAGE_PROFILE": "demo",
+            "AIGUILLAGE_MLLP_PORT": "0"}  # serve also starts the MLLP listener: any free port, not 2575
     return env
 
 
@@ -238,4 +239,3 @@ def test_cli_db_upgrade_on_postgresql(empty_db: Any, workdir: Path) -> None:
     assert _cli(db.url, "demo", "load", cwd=workdir).stdout.startswith("Démo chargée")
     assert json.loads(_cli(db.url, "sweep", cwd=workdir).stdout) == dict.fromkeys(
         ["relances_auto", "dossiers_annules", "demandes_annulees", "demandes_archivees", "dossiers_archives"], 0)
-
