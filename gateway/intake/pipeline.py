@@ -263,8 +263,14 @@ class Pipeline:
         cache = registry.DirectoryCache()
         with self.uow() as uow:
             now = self.env.clock.now()
-            rows = uow.intake.claim(now, self.policy.batch_size)
-            mapped = [self._map(row) for row in rows]
+            single_writer = uow.intake.single_writer
+            rows = uow.intake.claim(now, self.policy.batch_size, lock=not single_writer)
+            mapped = [self._map(row) for row in rows]  # pure CPU: on SQLite, before the write lock is taken
+            if single_writer and rows:
+                uow.intake.lock_writes()
+                due = uow.intake.still_due([r.id for r in rows], now)
+                kept = [(r, m) for r, m in zip(rows, mapped, strict=True) if r.id in due]
+                rows, mapped = [r for r, _ in kept], [m for _, m in kept]
             view: UnitOfWork = uow
             batch_patients: BatchPatients | None = None
             if not careful:  # a savepoint rollback would leave the snapshot ahead of the store: careful mode reads

@@ -85,12 +85,32 @@ class SqlIntake:
 
     # ---- the pipeline ------------------------------------------------------------------------------------------
 
-    def claim(self, now: dt.datetime, limit: int) -> list[InboxMessage]:
+    @property
+    def single_writer(self) -> bool:
+        """SQLite: one writer for the whole database (the listener's inserts wait while a batch holds it)."""
+        return self._s.get_bind().dialect.name == "sqlite"
+
+    def lock_writes(self) -> None:
+        """SQLite: take the database's write lock now (a write that changes nothing), so that what this
+        transaction reads next stays true until it commits."""
+        self._s.execute(sa.update(t.inbox_message).where(_C.id == -1).values(attempts=_C.attempts))
+
+    def still_due(self, ids: Sequence[int], now: dt.datetime) -> set[int]:
+        """Of these rows, those still waiting for the pipeline (another worker may have taken some)."""
+        due = sa.or_(_C.next_attempt_at.is_(None), _C.next_attempt_at <= now)
+        return {i for (i,) in self._s.execute(sa.select(_C.id).where(_C.id.in_(list(ids)), _C.status.in_(DUE),
+                                                                    due))}
+
+    def claim(self, now: dt.datetime, limit: int, *, lock: bool = True) -> list[InboxMessage]:
         """Lock and return due rows in id order, leaving out rows held back by an earlier unfinished row of their
-        patient that is not part of this batch. The caller processes them in order in this transaction."""
+        patient that is not part of this batch. The caller processes them in order in this transaction.
+
+        On SQLite, ``lock=False`` reads without the write lock: the caller maps the messages first (pure CPU),
+        then calls ``lock_writes`` and keeps the rows ``still_due`` — the write lock is held only while the
+        registry is written, not while messages are parsed."""
         dialect = self._s.get_bind().dialect.name
-        if dialect == "sqlite":  # one writer: take the write lock now, so two workers never claim the same rows
-            self._s.execute(sa.update(t.inbox_message).where(_C.id == -1).values(attempts=_C.attempts))
+        if dialect == "sqlite" and lock:  # one writer: two workers never claim the same rows
+            self.lock_writes()
         due = sa.or_(_C.next_attempt_at.is_(None), _C.next_attempt_at <= now)
         stmt = (sa.select(t.inbox_message).where(_C.status.in_(DUE), due).order_by(_C.id).limit(limit))
         if dialect == "postgresql":
