@@ -30,6 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from orientation_core.errors import StoreUnavailable
@@ -276,13 +277,28 @@ class SqlInboxWriter:
 
     def store_batch(self, rows: list[NewInboxMessage]) -> list[Stored]:
         with self._lock:
+            reused = self._conn is not None
             try:
-                conn = self._connection()
-                with conn.begin():
-                    return store_batch(conn, rows)
+                return self._store(rows)
+            except DBAPIError as exc:
+                self._close_quietly()
+                if not (reused and exc.connection_invalidated):
+                    raise StoreUnavailable("Le stockage des messages est indisponible.") from exc
             except Exception as exc:  # whatever failed, the batch was rolled back: the senders get AE/CE, resend
                 self._close_quietly()
                 raise StoreUnavailable("Le stockage des messages est indisponible.") from exc
+            # The kept connection was dead (server restarted, idle connection cut): the batch was not written,
+            # so one more try on a fresh connection before answering AE.
+            try:
+                return self._store(rows)
+            except Exception as exc:
+                self._close_quietly()
+                raise StoreUnavailable("Le stockage des messages est indisponible.") from exc
+
+    def _store(self, rows: list[NewInboxMessage]) -> list[Stored]:
+        conn = self._connection()
+        with conn.begin():
+            return store_batch(conn, rows)
 
     def _close_quietly(self) -> None:
         conn, self._conn = self._conn, None

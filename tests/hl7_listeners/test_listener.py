@@ -256,6 +256,11 @@ def test_store_down_answers_ae_and_writes_nothing_postgres(_postgres_url: str, l
     try:
         with running.client() as client:
             assert ack_summary(client.send(adt("P0").encode("latin-1")))[0] == "AA"
+            kill = sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                           "WHERE datname = :n AND pid <> pg_backend_pid()")
+            with admin.connect() as conn:  # a server restart cuts the listener's connection: reconnect, no NAK
+                conn.execute(kill, {"n": name})
+            assert ack_summary(client.send(adt("P00").encode("latin-1")))[:2] == ("AA", "P00")
             with admin.connect() as conn:
                 conn.execute(sa.text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
                 conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
@@ -270,7 +275,7 @@ def test_store_down_answers_ae_and_writes_nothing_postgres(_postgres_url: str, l
             conn.execute(sa.text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
         admin.dispose()
     engine_for(url).dispose()  # its pooled connections were killed too
-    assert [r["control_id"] for r in inbox_rows(url)] == ["P0", "P1"]
+    assert [r["control_id"] for r in inbox_rows(url)] == ["P0", "P00", "P1"]
 
 
 def test_ack_after_processing_returns_the_pipeline_verdict(sqlite_url: str, listener: Any, adt: Any,
