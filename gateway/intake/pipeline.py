@@ -89,10 +89,11 @@ def _issues(canonical: Canonical) -> list[dict[str, str]]:
     return [i.model_dump(mode="json") for i in canonical.issues]
 
 
-def _lookups(mapped: list[Mapped | None]) -> tuple[list[str], list[str]]:
-    """Identifier values and NDAs a batch will look up (for ``registry_snapshot``)."""
+def _lookups(uow: UnitOfWork, mapped: list[Mapped | None],
+             cache: registry.DirectoryCache) -> tuple[list[str], list[tuple[int, str]]]:
+    """Identifier values and (établissement, NDA) pairs a batch will look up (for ``registry_snapshot``)."""
     valeurs: set[str] = set()
-    ndas: set[str] = set()
+    stays: set[tuple[int, str]] = set()
     for one in mapped:
         if one is None or not one.ok:
             continue
@@ -100,9 +101,11 @@ def _lookups(mapped: list[Mapped | None]) -> tuple[list[str], list[str]]:
         if c.patient is not None:
             valeurs.update(i.value for i in c.patient.identifiers if i.value)
         valeurs.update(i.value for i in c.prior_identifiers if i.value)
-        if c.stay is not None and c.stay.nda:
-            ndas.add(c.stay.nda)
-    return sorted(valeurs), sorted(ndas)
+        if c.stay is not None and c.stay.nda and c.stay.etablissement_finess:
+            etab = cache.etablissement(uow, c.stay.etablissement_finess)
+            if etab is not None and etab.id is not None:
+                stays.add((etab.id, c.stay.nda))
+    return sorted(valeurs), sorted(stays)
 
 
 def apply_canonical(uow: UnitOfWork, env: Env, canonical: Canonical,
@@ -274,7 +277,8 @@ class Pipeline:
             view: UnitOfWork = uow
             batch_patients: BatchPatients | None = None
             if not careful:  # a savepoint rollback would leave the snapshot ahead of the store: careful mode reads
-                batch_patients = BatchPatients(uow.patients, uow.intake.registry_snapshot(*_lookups(mapped)))
+                snapshot = uow.intake.registry_snapshot(*_lookups(uow, mapped, cache))
+                batch_patients = BatchPatients(uow.patients, snapshot)
                 view = cast(UnitOfWork, BatchUnitOfWork(uow, batch_patients))
             blocked: set[str] = set()  # patients with a failure in this batch: their later rows wait
             verdicts: list[RowVerdict] = []

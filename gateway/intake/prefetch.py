@@ -30,7 +30,7 @@ class BatchPatients:
         self._inner = inner
         self.enabled = True
         self._valeurs = set(snapshot.valeurs)
-        self._ndas = set(snapshot.ndas)
+        self._stay_keys = set(snapshot.sejour_keys)
         self._by_key: dict[Key, Identifiant] = {}
         # strong references: the session's identity map only holds unmodified objects weakly
         self._patients: dict[int, Patient] = {p.id: p for p in snapshot.patients if p.id is not None}
@@ -92,7 +92,7 @@ class BatchPatients:
         return self._inner.identifiers(patient_id)
 
     def sejour_by_nda(self, etablissement_id: int, nda: str) -> Sejour | None:
-        if self.enabled and nda in self._ndas:
+        if self.enabled and (etablissement_id, nda) in self._stay_keys:
             return self._stays.get((etablissement_id, nda))
         return self._inner.sejour_by_nda(etablissement_id, nda)
 

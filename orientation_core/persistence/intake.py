@@ -20,7 +20,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from orientation_core.inbox.model import InboxMessage, InboxSource, InboxStatus
-from orientation_core.patients.model import Identifiant, Mouvement, Patient, PatientContexte, Sejour
+from orientation_core.patients.model import (
+    Identifiant,
+    Mouvement,
+    Patient,
+    PatientContexte,
+    Sejour,
+    TypeIdentifiantPatient,
+)
 from orientation_core.persistence import tables as t
 from orientation_core.persistence.inbox import _to_message
 
@@ -56,7 +63,7 @@ class RowVerdict:
 @dataclass(frozen=True)
 class RegistrySnapshot:
     valeurs: list[str]  # identifier values looked up: a miss on one of them is a real miss
-    ndas: list[str]
+    sejour_keys: list[tuple[int, str]]  # (etablissement_id, nda) looked up
     patients: list[Patient]
     identifiers: list[Identifiant]
     sejours: list[Sejour]
@@ -154,15 +161,20 @@ class SqlIntake:
         self._s.execute(sa.insert(t.inbox_attempt), [
             {"inbox_id": v.inbox_id, "at": at, "outcome": v.status.value, "error": v.error} for v in verdicts])
 
-    def registry_snapshot(self, valeurs: Sequence[str], ndas: Sequence[str]) -> RegistrySnapshot:
+    def registry_snapshot(self, valeurs: Sequence[str], sejour_keys: Sequence[tuple[int, str]]) -> RegistrySnapshot:
         """Everything the registry use cases will read for one batch, in five queries: identifiers with these
         values, their patients (with all their identifiers and contexts), the stays with these NDAs and their
         movements. The pipeline answers the batch's reads from it (one round trip per message kind, not per
         message). Objects are the session's own, so writes go through the normal unit of work."""
         i, sj = t.patient_identifiant.c, t.sejour.c
-        found = list(self._s.scalars(sa.select(Identifiant).where(i.valeur.in_(sorted(set(valeurs)))))) \
-            if valeurs else []
-        sejours = list(self._s.scalars(sa.select(Sejour).where(sj.nda.in_(sorted(set(ndas)))))) if ndas else []
+        # Both lookups are written so that the unique indexes (type, valeur, autorite) and (etablissement_id,
+        # nda) answer them: their leading columns are constrained too.
+        found = list(self._s.scalars(sa.select(Identifiant).where(
+            i.type.in_(list(TypeIdentifiantPatient)), i.valeur.in_(sorted(set(valeurs)))))) if valeurs else []
+        keys = set(sejour_keys)
+        sejours = [x for x in self._s.scalars(sa.select(Sejour).where(
+            sj.etablissement_id.in_(sorted({e for e, _ in keys})), sj.nda.in_(sorted({n for _, n in keys}))))
+            if (x.etablissement_id, x.nda) in keys] if keys else []
         patient_ids = sorted({x.patient_id for x in found} | {x.patient_id for x in sejours})
         patients: list[Patient] = []
         identifiers: list[Identifiant] = []
@@ -175,7 +187,7 @@ class SqlIntake:
         sejour_ids = sorted(x.id for x in sejours if x.id is not None)
         mouvements = list(self._s.scalars(sa.select(Mouvement).where(t.mouvement.c.sejour_id.in_(sejour_ids))
                                           .order_by(t.mouvement.c.id))) if sejour_ids else []
-        return RegistrySnapshot(sorted(set(valeurs)), sorted(set(ndas)), patients, identifiers, sejours, mouvements,
+        return RegistrySnapshot(sorted(set(valeurs)), sorted(keys), patients, identifiers, sejours, mouvements,
                                 contextes)
 
     def pending_count(self) -> int:
