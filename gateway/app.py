@@ -13,13 +13,18 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
 from gateway import errors
+from gateway.api import account as account_api
 from gateway.api import dossiers, identite, people
 from gateway.api import inbox as inbox_api
+from gateway.api import liberal as liberal_api
+from gateway.auth import otp as auth_otp
+from gateway.auth import password as auth_password
 from gateway.auth import sessions as auth_sessions
 from gateway.container import Container, build_container
 from gateway.fhir import router as fhir_router
 from gateway.fhir.subscriptions import start as start_fhir_subscriptions
 from gateway.settings import Settings
+from gateway.ui import account as ui_account
 from gateway.ui import launch as ui_launch
 
 REQUESTS = Counter("aiguillage_http_requests_total", "HTTP requests", ["method", "route", "status"])
@@ -64,6 +69,11 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(identite.router)
     app.include_router(inbox_api.router)  # operator console of inbound messages (gateway/api/inbox.py)
     app.include_router(auth_sessions.router)  # POST /deconnexion
+    app.include_router(account_api.router)  # Mon compte, délégations, référents (gateway/api/account.py)
+    app.include_router(liberal_api.router)  # médecin libéral space
+    app.include_router(auth_password.router)  # sign-in: identifier + password, then the e-mailed code
+    app.include_router(auth_otp.router)
+    app.include_router(ui_account.router)  # sign-in choice, PSC, first sign-in, charter, Mon compte pages
     ui_launch.install(app)  # DPI launch, one-time URLs, clients DPI, OAuth token; HTML refusal pages
 
     @app.middleware("http")

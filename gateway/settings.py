@@ -77,6 +77,30 @@ class Settings(BaseSettings):
     launch_ticket_seconds: int = 120  # one-time URL of a server-to-server launch
     oauth_token_seconds: int = 300  # access token of POST /oauth/token (client credentials)
 
+    # Accounts and sign-in (gateway/auth/psc.py, password.py, otp.py; rules in orientation_core/people/accounts.py).
+    # Pro Santé Connect: the issuer's discovery document (sandbox or production), this client's id and secret.
+    psc_discovery_url: str = ""  # empty: the Pro Santé Connect button is not offered
+    psc_client_id: str = ""
+    psc_client_secret: SecretStr = SecretStr("")
+    psc_acr_values: str = "eidas1"
+    psc_scopes: str = "openid scope_all"
+    # one-time code by e-mail and lockout (DOMAIN.md §6 defaults)
+    auth_code_minutes: float = 10
+    auth_code_tries: int = 5
+    auth_lockout_failures: int = 5
+    auth_lockout_minutes: float = 15
+    auth_ip_failures: int = 20  # failed attempts from one address within auth_ip_window_minutes
+    auth_ip_window_minutes: float = 15
+    auth_codes_per_hour: int = 5
+    # outgoing e-mail (gateway/mail.py): one-time codes, délégation invitations. Empty host: e-mails stay queued.
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_from: str = "Aiguillage <ne-pas-repondre@aiguillage.invalid>"
+    smtp_starttls: bool = False
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_timeout_seconds: float = 10
+
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
         if self.profile != "demo" and self.secret_key.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:

@@ -39,6 +39,9 @@ def notifications_dispatch(container: Container) -> int:
             break
     if delivered:
         log.info("notifications.dispatch", delivered=delivered)
+    from gateway.mail import send_pending
+
+    send_pending(container)  # e-mails (kind "mail": one-time codes, invitations) share the outbox and its trigger
     return delivered
 
 

@@ -10,14 +10,15 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
 from orientation_core.errors import AiguillageError, Forbidden, NotFound, ValidationFailed
 from orientation_core.history import OutboxMessage
-from orientation_core.people.model import User, identifiant_type
+from orientation_core.people.model import Delegation, TypeDelegation, User, identifiant_type
+from orientation_core.people.policy import Action
 from orientation_core.ports import Env, UnitOfWork
 
 CHARTE_VERSION = "2026-1"
@@ -474,3 +475,105 @@ def unlock(uow: UnitOfWork, env: Env, actor_id: int, user_id: int) -> Compte:
 
 def history(uow: UnitOfWork, user_id: int) -> Sequence[EvenementCompte]:
     return uow.accounts.events(user_id)
+
+
+# --- délégations with their history and the assistant's e-mailed invitation -----------------------------------------
+
+
+def _token_hash(token: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _delegation_record(uow: UnitOfWork, at: dt.datetime, action: str, actor_id: int, delegation: Delegation) -> None:
+    apres = {"delegation": delegation.id, "type": delegation.type.value, "delegant": delegation.delegant_id,
+             "delegataire": delegation.delegataire_id, "debut": delegation.debut.isoformat(),
+             "fin": delegation.fin.isoformat(), "droits": list(delegation.droits)}
+    for user_id in {delegation.delegant_id, delegation.delegataire_id}:
+        record(uow, user_id, at, action, actor_id, apres=apres)
+
+
+def invite_assistant(uow: UnitOfWork, env: Env, delegant_id: int, *, identifiant_national: str, nom: str,
+                     prenom: str, email: str, debut: dt.datetime, fin: dt.datetime, droits: Sequence[Action],
+                     lien: Callable[[str], str]) -> tuple[Delegation, str]:
+    """A médecin libéral delegates to an assistant who holds a CPx card (national id on the card). The assistant's
+    account is prepared if he has none (completed at his first card sign-in); the invitation is e-mailed (outbox,
+    this transaction) and the délégation works only once he accepted it, signed in as himself."""
+    from orientation_core.people import service as people
+
+    identifiant_type(identifiant_national.strip())
+    assistant = uow.users.by_login(identifiant_national.strip())
+    if assistant is None:
+        assistant = User(nom=nom.strip().upper(), prenom=prenom.strip(), email=email.strip(),
+                         identifiant_national=identifiant_national.strip(), created_at=env.clock.now())
+        uow.users.add(assistant)
+        uow.flush()
+    assert assistant.id is not None
+    delegation = people.delegate(uow, env, delegant_id, assistant.id, TypeDelegation.ASSISTANT, debut, fin, droits)
+    assert delegation.id is not None
+    token = secrets.token_urlsafe(32)
+    now = env.clock.now()
+    uow.accounts.add_invitation(delegation.id, _token_hash(token), now)
+    delegant = uow.users.get(delegant_id)
+    mail(uow, env, email.strip() or assistant.email, "Aiguillage : invitation à une délégation",
+         f"Bonjour {assistant.nom_complet},\n\n{delegant.nom_complet} vous délègue des droits sur ses dossiers "
+         f"Aiguillage du {debut:%d/%m/%Y} au {fin:%d/%m/%Y}.\n\nPour l'accepter, connectez-vous avec votre carte "
+         f"CPx ou e-CPS puis ouvrez ce lien :\n{lien(token)}\n")
+    _delegation_record(uow, now, "delegation.creation", delegant_id, delegation)
+    return delegation, token
+
+
+def accept_invitation(uow: UnitOfWork, env: Env, user_id: int, token: str) -> Delegation:
+    from orientation_core.people import service as people
+
+    found = uow.accounts.invitation(_token_hash(token))
+    if found is None:
+        raise NotFound("Invitation introuvable ou déjà utilisée.", code="delegation.invitation")
+    delegation_id, used_at = found
+    delegation = uow.users.get_delegation(delegation_id)
+    if delegation.delegataire_id != user_id:
+        raise NotFound("Cette invitation est adressée à une autre personne : connectez-vous avec votre carte.",
+                       code="delegation.invitation")
+    if used_at is not None:
+        raise NotFound("Invitation introuvable ou déjà utilisée.", code="delegation.invitation")
+    people.accept_delegation(uow, env, user_id, delegation_id)
+    now = env.clock.now()
+    uow.accounts.use_invitation(_token_hash(token), now)
+    _delegation_record(uow, now, "delegation.acceptation", user_id, delegation)
+    return delegation
+
+
+def delegate_confrere(uow: UnitOfWork, env: Env, delegant_id: int, delegataire_id: int, debut: dt.datetime,
+                      fin: dt.datetime) -> Delegation:
+    """To a confrère found in the directory: the delegant's own rights on his dossiers, for the window."""
+    from orientation_core.people import service as people
+
+    delegation = people.delegate(uow, env, delegant_id, delegataire_id, TypeDelegation.CONFRERE, debut, fin)
+    _delegation_record(uow, env.clock.now(), "delegation.creation", delegant_id, delegation)
+    return delegation
+
+
+def update_delegation(uow: UnitOfWork, env: Env, user_id: int, delegation_id: int, *,
+                      fin: dt.datetime | None = None, droits: Sequence[Action] | None = None) -> Delegation:
+    from orientation_core.people import service as people
+
+    delegation = people.update_delegation(uow, env, user_id, delegation_id, fin=fin, droits=droits)
+    _delegation_record(uow, env.clock.now(), "delegation.modification", user_id, delegation)
+    return delegation
+
+
+def revoke_delegation(uow: UnitOfWork, env: Env, user_id: int, delegation_id: int) -> Delegation:
+    from orientation_core.people import service as people
+
+    delegation = people.revoke_delegation(uow, env, user_id, delegation_id)
+    _delegation_record(uow, env.clock.now(), "delegation.revocation", user_id, delegation)
+    return delegation
+
+
+def search_confreres(uow: UnitOfWork, nom: str, code_postal: str = "") -> list[User]:
+    """The directory of users: doctors by name prefix (at least 2 letters), optionally in one postcode."""
+    if len(nom.strip()) < 2:
+        raise ValidationFailed("Saisissez au moins deux lettres du nom.", code="annuaire.nom",
+                               details={"champs": {"nom": "Saisissez au moins deux lettres du nom."}})
+    return uow.accounts.search_users(nom, code_postal, medecins=True)
