@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.container import Container
+from orientation_core.auth.model import DpiClient, TrustLevel
 from orientation_core.clock import FrozenClock
 from orientation_core.demande import service as demandes
 from orientation_core.directory import service as directory
@@ -115,6 +116,12 @@ class DemoLoader:
             if d.get("acceptee"):
                 assert delegation.id is not None
                 people.accept_delegation(uow, self.env, self.users[d["delegataire"]], delegation.id)
+        for client in self.data.get("clients_dpi", []):  # DPI launch (gateway/auth/clients.py)
+            uow.auth.add_client(DpiClient(
+                client_id=client["client_id"], nom=client["nom"],
+                etablissement_ids=[self.etabs[f] for f in client["etablissements"]],
+                modules=[Module(m) for m in client["modules"]], trust=TrustLevel(client["confiance"]),
+                jwks=client.get("jwks"), jwks_url=client.get("jwks_url", ""), created_at=self.now))
         for p in self.data["patients"]:
             patient = Patient(nom_naissance=p["nom_naissance"], prenoms=p["prenoms"],
                               date_naissance=dt.date.fromisoformat(p["date_naissance"]), sexe=Sexe(p["sexe"]),

@@ -3,16 +3,19 @@ navigations (sign-in redirect, CSRF, incomplete account)."""
 
 from __future__ import annotations
 
+from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from gateway import errors
-from gateway.auth import sessions
+from gateway.api.deps import UserId
+from gateway.auth import clients, launch, oauth, sessions
 from gateway.container import Container
 from gateway.errors import Unauthenticated
 from gateway.ui import render, wants_html
+from orientation_core.dossier import service as dossiers
 from orientation_core.errors import AiguillageError
 
 
@@ -29,7 +32,12 @@ def error_page(request: Request, status: int, titre: str, message: str, que_fair
 
 
 def install(app: FastAPI) -> None:
-    """HTML answers for browser navigations; API callers keep the problem JSON of gateway/errors.py."""
+    """Routes of the launch (browser, one-time URL, landing page), the DPI clients admin API, the OAuth token
+    endpoint and server-to-server launches; HTML answers for browser navigations (API callers keep the problem
+    JSON of gateway/errors.py)."""
+    app.include_router(router)
+    app.include_router(clients.router)
+    app.include_router(oauth.router)
 
     @app.exception_handler(Unauthenticated)
     async def _unauthenticated(request: Request, exc: Unauthenticated) -> Response:
@@ -38,6 +46,12 @@ def install(app: FastAPI) -> None:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"{c.settings.login_path}?suite={quote(target, safe='')}", status_code=303)
         return errors.problem(401, exc.code, exc.message)
+
+    @app.exception_handler(oauth.BearerRefused)
+    async def _bearer(request: Request, exc: oauth.BearerRefused) -> Response:
+        response = errors.problem(401, exc.code, exc.message)
+        response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        return response
 
     @app.exception_handler(sessions.CsrfRefused)
     async def _csrf(request: Request, exc: sessions.CsrfRefused) -> Response:
@@ -52,3 +66,90 @@ def install(app: FastAPI) -> None:
             return error_page(request, 403, "Compte à compléter", exc.message,
                               "Complétez votre compte et acceptez la charte d'utilisation.")
         return errors.problem(403, exc.code, exc.message)
+
+
+# --- DPI launch ----------------------------------------------------------------------------------------------------
+
+router = APIRouter(tags=["lancement DPI"])
+
+
+def refusal_page(request: Request, exc: launch.LaunchRefused) -> Response:
+    reference = exc.log(request.url.path)
+    lien = lien_texte = ""
+    if exc.reason == "session_requise":
+        c = _container(request)
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        lien, lien_texte = f"{c.settings.login_path}?suite={quote(target, safe='')}", "Se connecter"
+    return error_page(request, exc.status, exc.titre, f"La demande d'admission n'a pas pu s'ouvrir : "
+                      f"{exc.titre.lower()}.", exc.que_faire, lien=lien, lien_texte=lien_texte,
+                      reference=reference)
+
+
+def _land(request: Request, info: launch.Launch, method: str) -> Response:
+    """Opens the dossier; a trusted client's user is signed in directly, an untrusted client's user must already
+    be signed in here as that user (checked before the token is consumed, so he can sign in and come back)."""
+    c = _container(request)
+    dossier_id = launch.open_launch(c, info)
+    response = RedirectResponse(f"/dossiers/{dossier_id}", status_code=303)
+    if info.trusted:
+        sessions.open_session(c, response, info.user_id, method=method, request=request)
+    return response
+
+
+def _require_session_if_untrusted(request: Request, info: launch.Launch) -> None:
+    if info.trusted:
+        return
+    record = sessions.session_from_request(_container(request), request)
+    if record is None or record.user_id != info.user_id or not record.account_complete:
+        raise launch.LaunchRefused("session_requise", client_id=info.client_id, user_id=info.user_id)
+
+
+@router.get("/demande-admission", summary="Lancement depuis le DPI (bouton « Demande d'admission »)",
+            response_class=HTMLResponse)
+def demande_admission(request: Request, launch_token: Annotated[str | None, Query(alias="launch")] = None
+                      ) -> Response:
+    c = _container(request)
+    try:
+        if not launch_token:
+            raise launch.LaunchRefused("jeton_absent")
+        client, claims = launch.verify_signed(c, launch_token, expected_aud=launch.audience(c, str(request.base_url)),
+                                              consume=False)
+        info = launch.check_claims(c, client, claims)
+        _require_session_if_untrusted(request, info)
+        launch.consume_jti(c, client.client_id, claims["jti"], claims["exp"])
+        return _land(request, info, "dpi_launch")
+    except launch.LaunchRefused as exc:
+        return refusal_page(request, exc)
+
+
+@router.get("/demande-admission/ticket/{ticket}", summary="Ouverture d'un lien de lancement à usage unique",
+            response_class=HTMLResponse)
+def open_ticket(ticket: str, request: Request) -> Response:
+    c = _container(request)
+    try:
+        found = oauth.consume_ticket(c, ticket)
+        with c.uow() as uow:
+            client = uow.auth.client(found.client_id)
+        if client is None or not client.actif:
+            raise launch.LaunchRefused("client_inactif", client_id=found.client_id)
+        info = launch.check_claims(c, client, found.claims)
+        _require_session_if_untrusted(request, info)
+        return _land(request, info, "dpi_ticket")
+    except launch.LaunchRefused as exc:
+        return refusal_page(request, exc)
+
+
+@router.get("/dossiers/{dossier_id}", summary="Page du dossier (atterrissage du lancement DPI)",
+            response_class=HTMLResponse)
+def dossier_page(dossier_id: int, request: Request, user_id: UserId) -> Response:
+    c = _container(request)
+    with c.uow() as uow:
+        dossier, _ = dossiers.load(uow, c.env, user_id, dossier_id)
+        patient = uow.patients.get(dossier.patient_id)
+        states = dossier.volet_states()
+        volets = [{"etat": state, "valeurs": dossier.volets.get(state.name, {}),
+                   "prefill": dossier.provenance.get(state.name, {})} for state in states]
+    record = sessions.session_from_request(c, request)
+    return render(request, "dossier.html", {
+        "dossier": dossier, "patient": patient, "volets": volets, "signed_in": record is not None,
+        "csrf_token": record.csrf_token if record else ""})

@@ -192,6 +192,12 @@ def may_supervise_inbox(subject: Subject) -> bool:
     return subject.administrateur
 
 
+def may_manage_dpi_clients(subject: Subject) -> bool:
+    """Registering a DPI client (its keys, the établissements it speaks for, whether its users are signed in
+    directly) hands out sign-in power over those établissements: platform administrators only."""
+    return subject.administrateur
+
+
 def require(subject: Subject, action: Action, scope: Scope, now: dt.datetime) -> None:
     if not allowed(subject, action, scope, now):
         raise Forbidden(
