@@ -119,9 +119,14 @@ class SqlIntake:
         if dialect == "sqlite" and lock:  # one writer: two workers never claim the same rows
             self.lock_writes()
         due = sa.or_(_C.next_attempt_at.is_(None), _C.next_attempt_at <= now)
-        stmt = (sa.select(t.inbox_message).where(_C.status.in_(DUE), due).order_by(_C.id).limit(limit))
+        # A row behind a failed (or in-flight) row of its patient waits; leaving it out here, not after the LIMIT,
+        # is what keeps a patient's backlog from filling every batch and stalling the feed.
+        earlier = t.inbox_message.alias("earlier")
+        held = sa.exists().where(earlier.c.patient_key == _C.patient_key, earlier.c.id < _C.id,
+                                 earlier.c.status.in_((InboxStatus.FAILED, InboxStatus.PROCESSING)))
+        stmt = (sa.select(t.inbox_message).where(_C.status.in_(DUE), due, ~held).order_by(_C.id).limit(limit))
         if dialect == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
+            stmt = stmt.with_for_update(skip_locked=True, of=t.inbox_message)
         rows = [_to_message(r) for r in self._s.execute(stmt)]
         if not rows:
             return []

@@ -287,3 +287,22 @@ def test_a40_moves_the_merged_patients_dossiers_to_the_survivor(container: Conta
         # the merged-away IPP now designates the survivor
         found = uow.patients.by_identifier(TypeIdentifiantPatient.IPP, "100002", FINESS)
         assert found is not None and found.id == survivor.id
+
+
+def test_a_blocked_patients_backlog_does_not_stall_the_feed(demo_db: Any) -> None:
+    """More waiting rows of a failing patient than a batch holds, then another patient: the other one goes on."""
+    container = build_container(Settings(database_url=demo_db.url), clock=FrozenClock(T0), queue="sync")
+    try:
+        pipeline = Pipeline(container.uow, container.env, PipelinePolicy(batch_size=3, max_attempts=5))
+        failing = rewrite(sample("adt_a01__nominal"), {"HSE&690001011&M^AN": "X&750000000&M^AN"})
+        backlog = [inbox_row(rewrite(sample("adt_a31__update"), {"MARTIN^ZOE": f"NOM{i}^ZOE"}), control_id=f"BL-{i}")
+                   for i in range(7)]
+        other = rewrite(sample("adt_a28__creation"), {"900001^": "900777^", "HSE-A28-0001": "OTHER-9"})
+        ids = store(container, failing, *backlog, other)
+        pipeline.drain()
+        state = rows(container)
+        assert state[ids[0]].status == InboxStatus.FAILED
+        assert all(state[i].status == InboxStatus.RECEIVED for i in ids[1:-1])  # the backlog waits, in order
+        assert state[ids[-1]].status == InboxStatus.PROCESSED  # the feed goes on
+    finally:
+        container.engine.dispose()
