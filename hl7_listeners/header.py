@@ -123,7 +123,8 @@ def read_header(frame: bytes, default_charset: str = "8859/1") -> Header:
             except UnicodeDecodeError as exc:
                 header.problem, header.problem_detail = Problem.UNDECODABLE, f"{charset} @{exc.start}"
                 decodable = False
-        if decodable and codec != "latin-1":  # re-read MSH in the declared charset (MSH-3/4 may be accented)
+        if decodable and codec != "latin-1" and not frame[start:seg_end].isascii():
+            # re-read MSH in the declared charset (MSH-3/4 may be accented)
             fields = frame[start:seg_end].decode(codec).split(sep)
             if len(fields) < 18:
                 fields += [""] * (18 - len(fields))
@@ -164,30 +165,19 @@ def _pid_key(frame: bytes, sep: str, header: Header) -> str | None:
     lf = frame.find(b"\n", at + 1)
     if end < 0 or 0 <= lf < end:
         end = lf if lf >= 0 else len(frame)
-    return patient_key(frame[at:end].decode(header.codec), sep, header.component_sep, header.encoding_chars)
+    fields = frame[at + 1:end].split(marker, 4)  # PID, PID-1, PID-2, PID-3, the rest: only PID-3 is decoded
+    if len(fields) < 4 or not fields[3]:
+        return None
+    return ipp_key(fields[3].decode(header.codec), header.component_sep, header.encoding_chars)
 
 
-def patient_key(text: str, sep: str, comp: str, encoding_chars: str) -> str | None:
+def ipp_key(pid3: str, comp: str, encoding_chars: str) -> str | None:
     """PID-3's IPP (CX-5 = ``PI``) as ``CX-1^CX-4.1`` (assigning authority namespace, else its OID), or the first
-    identifier of PID-3 when none is typed PI. None without a PID segment."""
-    for marker in ("\rPID" + sep, "\nPID" + sep):
-        at = text.find(marker)
-        if at >= 0:
-            break
-    else:
-        return None
-    end = len(text)
-    for stop in ("\r", "\n"):
-        i = text.find(stop, at + 1)
-        if 0 <= i < end:
-            end = i
-    pid = text[at + 1:end].split(sep)
-    if len(pid) < 4 or not pid[3]:
-        return None
+    identifier of PID-3 when none is typed PI."""
     rep = encoding_chars[1:2] or "~"
     sub = encoding_chars[3:4] or "&"
     chosen: list[str] | None = None
-    for cx in pid[3].split(rep):
+    for cx in pid3.split(rep):
         parts = cx.split(comp)
         if not parts[0]:
             continue
