@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mappings.canonical import INS_KINDS, Address, Canonical, IdentifierKind, IdentityStatus
+from mappings.canonical import INS_KINDS, Address, Canonical, IdentifierKind, IdentityStatus, Source
 from mappings.canonical import Patient as CanonicalPatient
 from orientation_core.patients.model import Sexe, StatutIdentite, TypeIdentifiantPatient
 from orientation_core.patients.registry import IdentifiantRef, IdentiteEntrante, MouvementEntrant, Traits
@@ -68,8 +68,8 @@ def identite(canonical: Canonical) -> IdentiteEntrante | None:
 def sejour(canonical: Canonical) -> MouvementEntrant | None:
     """A stay without a movement (FHIR Encounter): its state, for ``registry.upsert_sejour``."""
     stay = canonical.stay
-    if stay is None or stay.movement is not None or not stay.nda:
-        return None
+    if canonical.source is not Source.FHIR or stay is None or stay.movement is not None or not stay.nda:
+        return None  # HL7 v2 stays change through their movements (ZBE) only
     return MouvementEntrant(
         evenement=canonical.event, action="SNAPSHOT", identifiant="", finess=stay.etablissement_finess,
         nda=stay.nda, classe=stay.patient_class, code_uf=stay.uf, date_entree=stay.admit_at,
