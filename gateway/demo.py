@@ -116,6 +116,14 @@ class DemoLoader:
             if d.get("acceptee"):
                 assert delegation.id is not None
                 people.accept_delegation(uow, self.env, self.users[d["delegataire"]], delegation.id)
+        password = self.data.get("mot_de_passe_demo")
+        if password:  # identifier + password + e-mailed code for every demo account (README); charter accepted
+            from gateway.auth.otp import HASHER
+            from orientation_core.people.accounts import CHARTE_VERSION, Compte
+
+            for user_id in self.users.values():
+                uow.accounts.add(Compte(user_id=user_id, password_hash=HASHER.hash(password), created_at=self.now,
+                                        charte_acceptee_at=self.now, charte_version=CHARTE_VERSION))
         for client in self.data.get("clients_dpi", []):  # DPI launch (gateway/auth/clients.py)
             uow.auth.add_client(DpiClient(
                 client_id=client["client_id"], nom=client["nom"],
