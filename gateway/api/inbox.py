@@ -5,6 +5,7 @@ patient's identity)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -12,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from gateway.api.deps import ContainerDep, UserId
 from gateway.container import Container
+from mappings.fhir.intake import to_canonical as fhir_to_canonical
 from mappings.hl7v2 import Hl7ParseError, decode, map_message
 from orientation_core.errors import Forbidden, NotFound, ValidationFailed
 from orientation_core.inbox.model import InboxMessage, InboxSource, InboxStatus
@@ -67,16 +69,24 @@ def _detail(c: Container, message: InboxMessage) -> dict[str, Any]:
         text = decode(message.raw, message.charset or "8859/1")
     except Hl7ParseError:
         text = message.raw.decode("latin-1")
-    mapped = map_message(message.raw, received_at=message.received_at,
-                         default_charset=message.charset or "8859/1") if message.source is InboxSource.HL7V2 \
-        else None
+    canonical: dict[str, Any] | None = None
+    if message.source is InboxSource.HL7V2:
+        canonical = map_message(message.raw, received_at=message.received_at,
+                                default_charset=message.charset or "8859/1").canonical.model_dump(
+            mode="json", exclude_defaults=True)
+    else:
+        try:
+            canonical = fhir_to_canonical(json.loads(message.raw), received_at=message.received_at,
+                                          sender=message.sender_app).model_dump(mode="json", exclude_defaults=True)
+        except ValueError:
+            canonical = None
     with c.uow() as uow:
         attempts = uow.intake.attempts(message.id)
     base.update({
         "brut": text.replace("\r\n", "\r").replace("\r", "\n"),  # one segment per line for reading
         "jeu_de_caracteres": message.charset,
         "drapeaux": list(message.flags),
-        "canonique": mapped.canonical.model_dump(mode="json", exclude_defaults=True) if mapped else None,
+        "canonique": canonical,
         "resultat": message.outcome,
         "historique": [{"le": a.at.isoformat(), "resultat": a.outcome, "erreur": a.error} for a in attempts],
     })

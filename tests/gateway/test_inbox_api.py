@@ -127,3 +127,17 @@ def test_replay_many_by_ids_or_by_status(api: Any) -> None:
     assert by_status["rejoues"] == [first, second]
     api.problem(api.post(ADMIN, "/api/v1/messages/rejouer", json={}), 422, "messages.rejeu_vide")
     api.problem(api.post(ADMIN, "/api/v1/messages/424242/rejouer"), 404, "introuvable")
+
+
+def test_a_fhir_message_shows_its_json_and_its_mapping(api: Any) -> None:
+    raw = (PROJECT_ROOT / "samples" / "fhir" / "patient-provisoire.json").read_bytes()
+    row = NewInboxMessage(source=InboxSource.FHIR, sender_app="dpi-fhir", sender_facility="", control_id="F-1",
+                          message_type="FHIR", trigger_event="Patient", raw=raw, received_at=api.clock.now(),
+                          version="4.0.1", charset="UTF-8")
+    with api.container.uow() as uow:
+        inbox_id = uow.inbox.add(row).inbox_id
+    api.container.run_task("ingest.process")
+    body = api.ok(api.get(ADMIN, f"/api/v1/messages/{inbox_id}"))
+    assert body["source"] == "fhir" and '"resourceType"' in body["brut"]
+    assert body["canonique"]["source"] == "fhir" and body["canonique"]["patient"]["identifiers"]
+    assert body["statut"] == "processed", body["resultat"]
