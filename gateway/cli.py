@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
 from pathlib import Path
@@ -56,6 +57,13 @@ def serve(
         typer.echo("Démo : ajoutez l'en-tête « X-Aiguillage-Utilisateur: 810100000017 » (Dr Claire Martin, "
                    f"prescripteur) ou « jpetit » (receveur SMR), p. ex. :\n  curl -H 'X-Aiguillage-Utilisateur: "
                    f"810100000017' {base}/api/v1/tableau-de-bord/prescripteur")
+        from gateway.auth import launch_demo
+
+        with contextlib.suppress(OSError, ValueError):  # no demo key in this install: no link
+            signed = launch_demo.launch_url(settings.public_base_url or base, settings.samples_dir)
+            typer.echo(f"Bouton « Demande d'admission » d'un DPI (Dr Martin, patient de démonstration) : "
+                       f"{base}/demo/bouton-dpi\n  lien signé par le DPI de démonstration (valable 5 minutes ; "
+                       f"samples/dpi_simulator.py en refait un) :\n  {signed}")
     uvicorn.run(application, host=settings.http_host, port=settings.http_port, log_level="warning",
                 access_log=False)
 

@@ -8,10 +8,11 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException
 
 from gateway import errors
 from gateway.api.deps import UserId
-from gateway.auth import clients, launch, oauth, sessions
+from gateway.auth import clients, launch, launch_demo, oauth, sessions
 from gateway.container import Container
 from gateway.errors import Unauthenticated
 from gateway.ui import render, wants_html
@@ -137,6 +138,19 @@ def open_ticket(ticket: str, request: Request) -> Response:
         return _land(request, info, "dpi_ticket")
     except launch.LaunchRefused as exc:
         return refusal_page(request, exc)
+
+
+@router.get("/demo/bouton-dpi", summary="Démo : le bouton « Demande d'admission » d'un DPI",
+            response_class=HTMLResponse, include_in_schema=False)
+def demo_dpi_button(request: Request) -> Response:
+    """Demo profile only (404 otherwise): signs a fresh launch with the demo DPI client's TEST-ONLY key
+    and follows it, as the DPI button would. The link ``make run`` prints never expires this way."""
+    c = _container(request)
+    if not c.settings.demo:
+        raise HTTPException(status_code=404)
+    base = launch.audience(c, str(request.base_url))
+    url = launch_demo.launch_url(base, c.settings.samples_dir, now=c.env.clock.now().timestamp())
+    return RedirectResponse(url, status_code=303)
 
 
 @router.get("/dossiers/{dossier_id}", summary="Page du dossier (atterrissage du lancement DPI)",

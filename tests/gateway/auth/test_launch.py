@@ -461,3 +461,88 @@ def test_server_to_server_launch_for_an_etablissement_not_allowed_writes_nothing
     api.problem(r, 403, "lancement.etablissement_non_autorise")
     after = api.count_rows()
     assert after["patient"] == before["patient"] and after["launch_ticket"] == 0
+
+
+# ====================================================================================================================
+# The demo DPI: samples/dpi_simulator.py against a real server, the demo button, make run's link
+# ====================================================================================================================
+
+
+def test_simulator_launch_and_server_to_server_against_a_real_server(make_api: Any) -> None:
+    import subprocess
+    import sys
+
+    from orientation_core.clock import FrozenClock
+
+    api = make_api(clock=FrozenClock(dt.datetime.now(dt.UTC)))  # the simulator signs with the real time
+    with serving(api) as base:
+        api.container.settings.public_base_url = base
+        script = [sys.executable, str(PROJECT_ROOT / "samples/dpi_simulator.py"), "--url", base]
+        out = subprocess.run(script, capture_output=True, text=True, timeout=60, check=True).stdout
+        url = out.strip().splitlines()[-1]
+        assert url.startswith(f"{base}/demande-admission?launch=")
+        r = httpx.get(url, headers={"Accept": "text/html"}, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].startswith("/dossiers/")
+        page = httpx.get(base + r.headers["location"], cookies=r.cookies, headers={"Accept": "text/html"})
+        assert page.status_code == 200 and "Dubois" in page.text
+        out = subprocess.run([*script, "--serveur-a-serveur"], capture_output=True, text=True, timeout=60,
+                             check=True).stdout
+        ticket = out.strip().splitlines()[-1]
+        assert ticket.startswith(f"{base}/demande-admission/ticket/")
+        r = httpx.get(ticket, headers={"Accept": "text/html"}, follow_redirects=False)
+        assert r.status_code == 303 and "aiguillage_session=" in r.headers["set-cookie"]
+
+
+def test_demo_button_signs_a_fresh_launch_and_lands_on_the_dossier(make_api: Any) -> None:
+    api = make_api()
+    r = api.client.get("/demo/bouton-dpi", headers={"Accept": "text/html"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("http://testserver/demande-admission?launch=")
+    landed = api.client.get(r.headers["location"], headers={"Accept": "text/html"})
+    assert landed.status_code == 200 and "Dossier" in landed.text and "Dubois" in landed.text
+    prod = make_api(profile="production", secret_key="a-real-secret-for-the-tests-0123456789")
+    assert prod.client.get("/demo/bouton-dpi", follow_redirects=False).status_code == 404
+
+
+def test_serve_prints_a_signed_launch_link_that_opens(make_api: Any, tmp_path: Any) -> None:
+    """What ``make run`` shows a newcomer: `aiguillage serve` prints the DPI button and a signed link; both open."""
+    import os
+    import re
+    import socket
+    import subprocess
+    import sys
+
+    api = make_api()
+    ports = []
+    for _ in range(2):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+    env = os.environ | {"AIGUILLAGE_DATABASE_URL": api.url, "AIGUILLAGE_LOG_JSON": "false"}
+    cli = [sys.executable, "-c", "from gateway.cli import main; main()"]
+    proc = subprocess.Popen([*cli, "serve", "--http-port", str(ports[0]), "--mllp-port", str(ports[1])],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        while not any("/demande-admission?launch=" in line for line in lines):
+            line = proc.stdout.readline()
+            assert line, "".join(lines)
+            lines.append(line)
+        text = "".join(lines)
+        base = f"http://127.0.0.1:{ports[0]}"
+        assert f"{base}/demo/bouton-dpi" in text
+        signed = re.search(r"(http://\S+/demande-admission\?launch=\S+)", text)
+        assert signed is not None
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                r = httpx.get(signed.group(1), headers={"Accept": "text/html"}, follow_redirects=False)
+                break
+            except httpx.ConnectError:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        # the server's clock is the real one; the demo database was loaded at T0, which the link does not need
+        assert r.status_code == 303 and r.headers["location"].startswith("/dossiers/"), r.text[:300]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
