@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from gateway.api import serializers as s
 from gateway.api.deps import ContainerDep, UserId
 from gateway.auth.otp import HASHER
-from orientation_core.errors import NotFound
+from orientation_core.errors import Forbidden, NotFound
 from orientation_core.people import accounts
 from orientation_core.people.accounts import EvenementCompte
 from orientation_core.people.policy import Action, EtablissementScope, require
@@ -181,6 +181,17 @@ def accounts_of_etablissement(etablissement_id: int, c: ContainerDep, user_id: U
         return out
 
 
+class ActivationIn(BaseModel):
+    actif: bool
+
+
+@router.put("/utilisateurs/{target_id}/activation")
+def set_active(target_id: int, body: ActivationIn, c: ContainerDep, user_id: UserId) -> dict[str, Any]:
+    """A référent deactivates or reactivates an account of his établissement (never his own)."""
+    with c.uow() as uow:
+        return s.user(accounts.set_active(uow, c.env, user_id, target_id, body.actif))
+
+
 @router.post("/utilisateurs/{target_id}/deverrouillage")
 def unlock(target_id: int, c: ContainerDep, user_id: UserId) -> dict[str, Any]:
     with c.uow() as uow:
@@ -191,14 +202,10 @@ def unlock(target_id: int, c: ContainerDep, user_id: UserId) -> dict[str, Any]:
 @router.get("/utilisateurs/{target_id}/historique")
 def user_history(target_id: int, c: ContainerDep, user_id: UserId) -> list[dict[str, Any]]:
     """History of an account: the user himself, or a référent of one of his établissements."""
-    now = c.env.clock.now()
     with c.uow() as uow:
         if target_id != user_id:
-            subject = subject_for(uow, user_id)
-            etabs = {h.etablissement_id for h in uow.users.habilitations(target_id)}
-            from orientation_core.people.policy import allowed
-
-            if not subject.administrateur and not any(
-                    allowed(subject, Action.COMPTE_GERER, EtablissementScope(e), now) for e in etabs):
-                raise NotFound("Utilisateur introuvable.")
+            try:
+                accounts.require_account_manager(uow, c.env, user_id, target_id)
+            except Forbidden as exc:
+                raise NotFound("Utilisateur introuvable.") from exc
         return [event(e) for e in accounts.history(uow, target_id)]

@@ -153,7 +153,9 @@ def code_submit(request: Request, code: Annotated[str, Form()] = "", _: None = s
         log.warning("securite.code_refuse", user_id=user_id, raison=refused.code)
         status = 429 if refused.code in ("connexion.trop_de_tentatives", "connexion.trop_de_codes") else 401
         return code_page(request, erreur=refused.message, status=status)
-    response = RedirectResponse(suite if complete else "/charte", status_code=303)
+    from gateway.ui.account import charter_url
+
+    response = RedirectResponse(suite if complete else charter_url(suite), status_code=303)
     sessions.open_session(c, response, user_id, method="password_otp", request=request, account_complete=complete)
     response.delete_cookie(PENDING_COOKIE, path="/connexion")
     return response

@@ -122,7 +122,7 @@ def psc_return(request: Request) -> Response:
                 "profession": carte.profession, "specialite": carte.specialite, "suite": suite}
         set_sealed(c, request, response, CARD_COOKIE, seal(c, "carte", card, CARD_SECONDS), CARD_SECONDS)
     else:
-        response = RedirectResponse(suite if complete else "/charte", status_code=303)
+        response = RedirectResponse(suite if complete else charter_url(suite), status_code=303)
         sessions.open_session(c, response, user.id, method="psc", request=request, account_complete=complete)
     response.delete_cookie(PSC_COOKIE, path="/connexion")
     return response
@@ -154,7 +154,7 @@ def first_sign_in_submit(request: Request, email: Annotated[str, Form()] = "",
     found = _card(request)
     if found is None:
         return RedirectResponse("/connexion", status_code=303)
-    carte, _suite = found
+    carte, suite = found
     form = PremiereConnexion(email=email, mot_de_passe=mot_de_passe, code_postal=code_postal, ville=ville,
                              telephone=telephone)
     valeurs = {"email": email, "code_postal": code_postal, "ville": ville, "telephone": telephone}
@@ -168,28 +168,34 @@ def first_sign_in_submit(request: Request, email: Annotated[str, Form()] = "",
             "carte": carte, "valeurs": valeurs, "erreurs": exc.details.get("champs", {}),
             "erreur": exc.message}, status=422)
     assert user_id is not None
-    response = RedirectResponse("/charte", status_code=303)
+    response = RedirectResponse(charter_url(suite), status_code=303)
     sessions.open_session(c, response, user_id, method="psc", request=request, account_complete=False)
     response.delete_cookie(CARD_COOKIE, path="/connexion")
     return response
 
 
+def charter_url(suite: str) -> str:
+    from urllib.parse import quote
+
+    return "/charte" if suite == "/" else f"/charte?suite={quote(suite, safe='')}"
+
+
 @router.get("/charte")
-def charter(request: Request, record: sessions.CurrentSession) -> Response:
-    return page(request, "auth/charte.html", {"deja": record.account_complete})
+def charter(request: Request, record: sessions.CurrentSession, suite: str = "/") -> Response:
+    return page(request, "auth/charte.html", {"deja": record.account_complete, "suite": safe_next(suite)})
 
 
 @router.post("/charte")
-def charter_accept(request: Request, record: sessions.CurrentSession,
-                   accepte: Annotated[str, Form()] = "") -> Response:
+def charter_accept(request: Request, record: sessions.CurrentSession, accepte: Annotated[str, Form()] = "",
+                   suite: Annotated[str, Form()] = "/") -> Response:
     c = _container(request)
     if accepte != "oui":
-        return page(request, "auth/charte.html", {"erreur": "Cochez la case pour accepter la charte d'utilisation."},
-                    status=422)
+        return page(request, "auth/charte.html", {"erreur": "Cochez la case pour accepter la charte d'utilisation.",
+                                                  "suite": safe_next(suite)}, status=422)
     with c.uow() as uow:
         accounts.accept_charter(uow, c.env, record.user_id)
     sessions.mark_account_complete(c, request)
-    return RedirectResponse("/compte", status_code=303)
+    return RedirectResponse(safe_next(suite) if safe_next(suite) != "/" else "/compte", status_code=303)
 
 
 # --- Mon compte -------------------------------------------------------------------------------------------------------

@@ -454,19 +454,37 @@ def card_signed_in(uow: UnitOfWork, env: Env, user_id: int, methode: MethodeConn
     return compte
 
 
-def unlock(uow: UnitOfWork, env: Env, actor_id: int, user_id: int) -> Compte:
-    """A référent of one of the user's établissements (or an administrator) unblocks a locked account."""
-    from orientation_core.people.policy import Action, EtablissementScope, allowed
+def require_account_manager(uow: UnitOfWork, env: Env, actor_id: int, user_id: int) -> None:
+    """A référent of one of the user's établissements, or an administrator; never on his own account."""
+    from orientation_core.people.policy import EtablissementScope, allowed
     from orientation_core.people.service import subject_for
 
     subject = subject_for(uow, actor_id)
     now = env.clock.now()
     if actor_id == user_id:
-        raise Forbidden("On ne débloque pas son propre compte.", code="referent.auto_habilitation")
+        raise Forbidden("Un référent ne gère pas son propre compte.", code="referent.auto_habilitation")
     etablissements = {h.etablissement_id for h in uow.users.habilitations(user_id)}
     if not subject.administrateur and not any(
             allowed(subject, Action.COMPTE_GERER, EtablissementScope(e), now) for e in etablissements):
         raise Forbidden("Vous n'avez pas le droit de gérer ce compte.", code="compte.referent")
+
+
+def set_active(uow: UnitOfWork, env: Env, actor_id: int, user_id: int, actif: bool) -> User:
+    """A référent deactivates (or reactivates) an account of his établissement: its sessions end at their next
+    request (gateway/auth/sessions.py checks ``actif``)."""
+    require_account_manager(uow, env, actor_id, user_id)
+    user = uow.users.get(user_id)
+    if user.actif != actif:
+        record(uow, user_id, env.clock.now(), "compte.activation", actor_id, avant={"actif": user.actif},
+               apres={"actif": actif})
+        user.actif = actif
+    return user
+
+
+def unlock(uow: UnitOfWork, env: Env, actor_id: int, user_id: int) -> Compte:
+    """A référent of one of the user's établissements (or an administrator) unblocks a locked account."""
+    require_account_manager(uow, env, actor_id, user_id)
+    now = env.clock.now()
     compte = _compte(uow, user_id)
     compte.verrouille_jusqu_a, compte.echecs = None, 0
     record(uow, user_id, now, "compte.deverrouillage", actor_id)

@@ -58,9 +58,13 @@ class SqlAccounts:
         self._s.add(code)
 
     def latest_code(self, user_id: int) -> CodeConnexion | None:
+        """Locked on PostgreSQL until commit: concurrent guesses of one code are counted one after the other."""
         c = t.code_connexion.c
-        return self._s.scalars(sa.select(CodeConnexion).where(c.user_id == user_id)
-                               .order_by(c.created_at.desc(), c.id.desc()).limit(1)).first()
+        stmt: Any = (sa.select(CodeConnexion).where(c.user_id == user_id)
+                     .order_by(c.created_at.desc(), c.id.desc()).limit(1))
+        if self._s.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update()
+        return self._s.scalars(stmt).first()
 
     def live_codes(self, user_id: int) -> list[CodeConnexion]:
         c = t.code_connexion.c

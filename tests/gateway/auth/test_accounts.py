@@ -113,6 +113,15 @@ def test_referent_manages_his_etablissement_and_never_grants_himself(api: Any, g
     # history of an account: himself or his référent, nobody else
     api.ok(api.get(gw["REFERENT_CHU"], f"/api/v1/utilisateurs/{lambert}/historique"))
     api.problem(api.get("referent.smr", f"/api/v1/utilisateurs/{lambert}/historique"), 404, "introuvable")
+    # deactivation: his référent only, never his own account; a deactivated account is refused at once
+    api.problem(api.put("referent.smr", f"/api/v1/utilisateurs/{lambert}/activation", json={"actif": False}), 403,
+                "compte.referent")
+    api.problem(api.put(gw["REFERENT_CHU"], f"/api/v1/utilisateurs/{referent}/activation", json={"actif": False}),
+                403, "referent.auto_habilitation")
+    api.ok(api.put(gw["REFERENT_CHU"], f"/api/v1/utilisateurs/{lambert}/activation", json={"actif": False}))
+    api.problem(api.get(gw["LAMBERT"], "/api/v1/compte"), 401, "authentification.requise")
+    history = api.ok(api.get(gw["REFERENT_CHU"], f"/api/v1/utilisateurs/{lambert}/historique"))
+    assert history[0]["action"] == "compte.activation" and history[0]["apres"] == {"actif": False}
 
 
 # --- délégations ------------------------------------------------------------------------------------------------------

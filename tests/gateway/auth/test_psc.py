@@ -122,7 +122,7 @@ def test_authorization_request_carries_pkce_eidas1_and_psc_scopes(make_api: Any,
 
 def test_first_sign_in_then_charter_then_straight_in(make_api: Any, mock_provider: str) -> None:
     api = _psc(make_api, mock_provider)
-    back = _back_from_mock(api, _to_provider(api, suite="/compte"))
+    back = _back_from_mock(api, _to_provider(api, suite="/liberal"))
     assert back.status_code == 303 and back.headers["location"] == "/connexion/premiere"
     assert "aiguillage_session" not in api.client.cookies  # no account yet: no session
 
@@ -143,18 +143,19 @@ def test_first_sign_in_then_charter_then_straight_in(make_api: Any, mock_provide
     done = api.client.post("/connexion/premiere", data={
         "csrf_token": token, "email": "sophie.durand@exemple.fr", "mot_de_passe": "Orientation7",
         "code_postal": "69003", "ville": "Lyon"}, follow_redirects=False)
-    assert done.status_code == 303 and done.headers["location"] == "/charte"
+    assert done.status_code == 303 and done.headers["location"] == "/charte?suite=%2Fliberal"
     # signed in, but the charter comes before any other page or call
     gated = api.client.get("/api/v1/compte")
     assert gated.status_code == 403 and gated.json()["code"] == "compte.incomplet"
     assert api.client.get("/compte", headers={"accept": "text/html"}).status_code == 403
 
-    _, session_token = _form_token(api, "/charte")
+    charter_page, session_token = _form_token(api, "/charte?suite=%2Fliberal")
+    assert 'name="suite" value="/liberal"' in charter_page.text
     refused = api.client.post("/charte", data={"csrf_token": session_token})
     assert refused.status_code == 422 and "Cochez la case" in refused.text
-    accepted = api.client.post("/charte", data={"csrf_token": session_token, "accepte": "oui"},
-                               follow_redirects=False)
-    assert accepted.status_code == 303
+    accepted = api.client.post("/charte", data={"csrf_token": session_token, "accepte": "oui",
+                                                "suite": "/liberal"}, follow_redirects=False)
+    assert accepted.status_code == 303 and accepted.headers["location"] == "/liberal"  # where he was going
     me = api.client.get("/api/v1/compte").json()
     assert me["identifiant"] == NATIONAL_ID and me["profession"] == "medecin" and me["charte_acceptee"]
     assert me["alertes_email"] is True and me["connexion_par_mot_de_passe"] is True
@@ -162,8 +163,8 @@ def test_first_sign_in_then_charter_then_straight_in(make_api: Any, mock_provide
     # next time: the card signs him in directly, to where he was going
     api.client.post("/deconnexion", data={"csrf_token": session_token})
     assert api.client.get("/api/v1/compte").status_code == 401
-    again = _back_from_mock(api, _to_provider(api, suite="/liberal"))
-    assert again.status_code == 303 and again.headers["location"] == "/liberal"
+    again = _back_from_mock(api, _to_provider(api, suite="/compte"))
+    assert again.status_code == 303 and again.headers["location"] == "/compte"
     assert api.client.get("/api/v1/compte").json()["identifiant"] == NATIONAL_ID
 
 
