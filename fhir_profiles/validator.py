@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,7 @@ class Segment:
     slice: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity equality: chains that share a slice element share its object
 class Element:
     id: str
     segments: tuple[Segment, ...]
@@ -58,15 +58,48 @@ class Element:
     # per segment after the root: its name and the slice element that filters it (resolved once at load)
     chain: tuple[tuple[str, Element | None], ...] = ()
 
-    @property
+    # What validation reads of ``raw``, read once per element (profiles are loaded once per process).
+
+    @cached_property
     def min(self) -> int | None:
         value = self.raw.get("min")
         return int(value) if value is not None else None
 
-    @property
+    @cached_property
     def max(self) -> int | None:
         value = self.raw.get("max")
         return None if value in (None, "*") else int(value)
+
+    @cached_property
+    def slice_rule(self) -> tuple[str, Any] | None:
+        """How an item belongs to this slice: ("pattern", value) or ("url", extension URL); None: any item."""
+        for key, pattern in self.raw.items():
+            if key.startswith("pattern"):
+                return ("pattern", pattern)
+        for type_ in self.raw.get("type", []):
+            for profile in type_.get("profile", []):
+                return ("url", profile)
+        return None
+
+    @cached_property
+    def fixed(self) -> tuple[str, Any] | None:
+        return next(((k, v) for k, v in self.raw.items() if k.startswith("fixed")), None)
+
+    @cached_property
+    def pattern(self) -> tuple[str, Any] | None:
+        """The value pattern (a slice's pattern defines membership, it is not checked as a value)."""
+        if self.raw.get("sliceName"):
+            return None
+        return next(((k, v) for k, v in self.raw.items() if k.startswith("pattern")), None)
+
+    @cached_property
+    def required_valueset(self) -> str | None:
+        binding = self.raw.get("binding")
+        return str(binding["valueSet"]) if binding and binding.get("strength") == "required" else None
+
+    @cached_property
+    def label(self) -> str:
+        return self.id.split(".", 1)[1] if "." in self.id else self.id
 
 
 @dataclass
@@ -149,13 +182,12 @@ def _subset(pattern: Any, value: Any) -> bool:
 
 
 def _slice_matches(element: Element, item: Any) -> bool:
-    for key, pattern in element.raw.items():
-        if key.startswith("pattern"):
-            return _subset(pattern, item)
-    for type_ in element.raw.get("type", []):
-        for profile in type_.get("profile", []):
-            return isinstance(item, dict) and item.get("url") == profile
-    return True
+    rule = element.slice_rule
+    if rule is None:
+        return True
+    if rule[0] == "pattern":
+        return _subset(rule[1], item)
+    return isinstance(item, dict) and item.get("url") == rule[1]
 
 
 def _children(node: Node, name: str) -> Iterator[Node]:
@@ -343,22 +375,44 @@ def _value_in_valueset(value: Any, valueset: dict[str, list[str]]) -> bool:
     return False
 
 
-def _label(element: Element) -> str:
-    return element.id.split(".", 1)[1] if "." in element.id else element.id
+Chain = tuple[tuple[str, Element | None], ...]
 
 
 def _check_profile(profile: Profile, root: Node, ctx: Context) -> list[Issue]:
     issues: list[Issue] = []
+    selected: dict[Chain, list[Node]] = {(): [root]}
+    membership: dict[tuple[int, int], bool] = {}  # (slice element, item) → in the slice; both live all along
+
+    def in_slice(slice_element: Element | None, item: Any) -> bool:
+        if slice_element is None:
+            return True
+        key = (id(slice_element), id(item))
+        found = membership.get(key)
+        if found is None:
+            found = membership[key] = _slice_matches(slice_element, item)
+        return found
+
+    def select(chain: Chain) -> list[Node]:
+        """The nodes a chain designates, each prefix walked once per resource (elements share their parents)."""
+        found = selected.get(chain)
+        if found is None:
+            parents = select(chain[:-1])
+            name, slice_element = chain[-1]
+            found = [child for node in parents for child in _children(node, name)
+                     if in_slice(slice_element, child.value)]
+            selected[chain] = found
+        return found
+
     for element in profile.elements:
         segments = element.segments
         if len(segments) > 1 and (element.min or element.max is not None):
-            parent_nodes = _select(root, element.chain[:-1])
+            parent_nodes = select(element.chain[:-1])
             last = segments[-1]
-            slice_element = profile.by_id.get(element.id) if last.slice else None
+            # the chain's last link is this element itself when it is a slice (same object: the memo applies)
+            slice_element = element.chain[-1][1] if last.slice else None
             for parent in parent_nodes:
-                children = [c for c in _children(parent, last.name)
-                            if slice_element is None or _slice_matches(slice_element, c.value)]
-                what = f"« {_label(element)} »"
+                children = [c for c in _children(parent, last.name) if in_slice(slice_element, c.value)]
+                what = f"« {element.label} »"
                 if element.min and len(children) < element.min:
                     issues.append(Issue("error", "required", f"{parent.location}.{last.name}",
                                         f"Élément {what} obligatoire (au moins {element.min}) absent "
@@ -367,32 +421,25 @@ def _check_profile(profile: Profile, root: Node, ctx: Context) -> list[Issue]:
                     issues.append(Issue("error", "structure", children[element.max].location,
                                         f"Élément {what} répété {len(children)} fois, au plus {element.max} "
                                         f"permis."))
-        fixed = next(((k, v) for k, v in element.raw.items() if k.startswith("fixed")), None)
-        pattern = None if element.raw.get("sliceName") else next(
-            ((k, v) for k, v in element.raw.items() if k.startswith("pattern")), None)
-        binding = element.raw.get("binding")
-        if fixed is None and pattern is None and not (binding and binding.get("strength") == "required"):
-            nodes: list[Node] = []
-        else:
-            nodes = _select(root, element.chain)
-        for node in nodes:
-            if fixed is not None and node.value != fixed[1]:
-                issues.append(Issue("error", "value", node.location,
-                                    f"Valeur « {node.value} » invalide : « {fixed[1]} » attendu."))
-            if pattern is not None and not _subset(pattern[1], node.value):
-                issues.append(Issue("error", "value", node.location,
-                                    f"Valeur non conforme au motif attendu {json.dumps(pattern[1])}."))
-            if binding and binding.get("strength") == "required":
-                valueset = _valuesets().get(binding["valueSet"])
+        fixed, pattern, valueset_url = element.fixed, element.pattern, element.required_valueset
+        if fixed is not None or pattern is not None or valueset_url is not None:
+            valueset = _valuesets().get(valueset_url) if valueset_url is not None else None
+            for node in select(element.chain):
+                if fixed is not None and node.value != fixed[1]:
+                    issues.append(Issue("error", "value", node.location,
+                                        f"Valeur « {node.value} » invalide : « {fixed[1]} » attendu."))
+                if pattern is not None and not _subset(pattern[1], node.value):
+                    issues.append(Issue("error", "value", node.location,
+                                        f"Valeur non conforme au motif attendu {json.dumps(pattern[1])}."))
                 if valueset is not None and not _value_in_valueset(node.value, valueset):
                     shown = node.value.get("code") if isinstance(node.value, dict) else node.value
                     issues.append(Issue("error", "code-invalid", node.location,
-                                        f"Code « {shown} » hors du jeu de valeurs {binding['valueSet']}."))
-        for constraint in element.raw.get("constraint", []):
+                                        f"Code « {shown} » hors du jeu de valeurs {valueset_url}."))
+        for constraint in element.raw.get("constraint", ()):
             predicate = INVARIANTS.get(constraint["key"])
             if predicate is None:
                 continue
-            for node in _select(root, element.chain):
+            for node in select(element.chain):
                 if not isinstance(node.value, dict):
                     continue
                 severity: Severity = "warning" if constraint["severity"] == "warning" else "error"

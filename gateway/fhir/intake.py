@@ -363,16 +363,33 @@ def _entries(bundle: dict[str, Any]) -> list[_Entry]:
 
 
 def _rewrite(value: Any, refs: dict[str, str]) -> Any:
-    if isinstance(value, dict):
-        out = {}
+    """``value`` with every ``reference`` found in ``refs`` replaced. Copy on write: the dicts and lists that
+    hold no replaced reference are returned as they are (shared with the posted Bundle, which nobody mutates)."""
+    if type(value) is dict:
+        out: dict[str, Any] | None = None
         for key, item in value.items():
-            if key == "reference" and isinstance(item, str) and item in refs:
-                out[key] = refs[item]
+            kind = type(item)
+            if kind is dict or kind is list:
+                new = _rewrite(item, refs)
+            elif kind is str and key == "reference":
+                new = refs.get(item, item)
             else:
-                out[key] = _rewrite(item, refs)
-        return out
-    if isinstance(value, list):
-        return [_rewrite(item, refs) for item in value]
+                continue
+            if new is not item:
+                if out is None:
+                    out = dict(value)
+                out[key] = new
+        return value if out is None else out
+    if type(value) is list:
+        copied: list[Any] | None = None
+        for index, item in enumerate(value):
+            if type(item) is dict or type(item) is list:
+                new = _rewrite(item, refs)
+                if new is not item:
+                    if copied is None:
+                        copied = list(value)
+                    copied[index] = new
+        return value if copied is None else copied
     return value
 
 
@@ -392,6 +409,31 @@ def _assign(uow: SqlUnitOfWork, entry: _Entry) -> None:
         entry.assigned = str(entry.resource["id"])
     else:
         entry.assigned = new_id()
+
+
+def _assign_all(uow: SqlUnitOfWork, entries: list[_Entry]) -> None:
+    """``_assign`` for a whole Bundle, with the conditional entries' look-ups in one query."""
+    conditional = [e for e in entries if e.condition is not None]
+    found_all = uow.fhir.current_by_identifiers(
+        [(str(e.resource["resourceType"]), *e.condition) for e in conditional if e.condition is not None])
+    found_of = {id(e): found for e, found in zip(conditional, found_all, strict=True)}
+    for entry in entries:
+        entry.existing, entry.matched = None, False  # a retry starts afresh
+        found = found_of.get(id(entry))
+        if found:
+            if len(found) > 1:
+                raise FhirError(412, f"La condition (Bundle.entry[{entry.index}].request) désigne {len(found)} "
+                                     f"ressources {entry.resource['resourceType']} : précisez-la.",
+                                "multiple-matches", f"Bundle.entry[{entry.index}].request")
+            entry.existing = found[0]
+            entry.assigned = str(found[0]["id"])
+            entry.matched = entry.method == "POST"
+        elif entry.target_id:
+            entry.assigned = entry.target_id
+        elif entry.method == "PUT" and entry.resource.get("id"):
+            entry.assigned = str(entry.resource["id"])
+        else:
+            entry.assigned = new_id()
 
 
 def _ref_map(entries: list[_Entry]) -> dict[str, str]:
@@ -454,8 +496,7 @@ def transaction(container: Container, client: str, bundle: dict[str, Any]) -> di
 
     def run() -> dict[str, Any]:
         with container.uow() as uow:
-            for entry in entries:
-                _assign(uow, entry)
+            _assign_all(uow, entries)
             refs = _ref_map(entries)
             resolved = [_rewrite(e.resource, refs) for e in entries]
             by_ref = {f"{r['resourceType']}/{e.assigned}": r for e, r in zip(entries, resolved, strict=True)}
