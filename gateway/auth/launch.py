@@ -322,6 +322,7 @@ def open_launch(c: Container, launch: Launch) -> int:
     """The dossier the launch lands on: the open draft of this patient and module the user may read (no
     duplicate), else a new one in the user's unit (the stay's unit when he holds it), prefilled. Returns its id."""
     with c.uow() as uow:
+        uow.auth.serialize_user(launch.user_id)  # concurrent launches of one user: one draft, not two
         units = _prescriber_units(uow, launch.user_id, launch.etablissement_id)
         if not units:
             raise LaunchRefused("droits_insuffisants", client_id=launch.client_id, user_id=launch.user_id)

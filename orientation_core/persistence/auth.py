@@ -63,6 +63,13 @@ class SqlAuth:
     def set_account_complete(self, session_id: int, complete: bool = True) -> None:
         self._s.execute(sa.update(t.session).where(_S.id == session_id).values(account_complete=complete))
 
+    def serialize_user(self, user_id: int) -> None:
+        """Take the user's row lock first thing in the transaction: two launches of one user (a double click on the
+        DPI button) run one after the other, so the second finds the draft the first created. A no-op UPDATE:
+        a row lock on PostgreSQL, the database write lock on SQLite (taken before any read, so no stale snapshot)."""
+        self._s.execute(sa.update(t.utilisateur).where(t.utilisateur.c.id == user_id)
+                        .values(id=t.utilisateur.c.id))
+
     # --- DPI clients ------------------------------------------------------------------------------------------------
 
     def _values(self, client: DpiClient) -> dict[str, Any]:

@@ -274,6 +274,24 @@ def test_jti_is_single_use_under_concurrent_requests(make_api: Any, gw: dict[str
         assert conn.execute(sa.select(sa.func.count()).select_from(tables.launch_jti)).scalar_one() == 1
 
 
+def test_concurrent_launches_of_one_patient_open_one_draft(make_api: Any, gw: dict[str, Any]) -> None:
+    """A double click (here six at once, each with its own token) on the DPI button: one dossier, six landings."""
+    api = make_api()
+    tokens = [sign(claims(api, gw, patient={"ipp": "100002", "finess": FINESS}, sub=gw["LAMBERT"]))
+              for _ in range(6)]
+    before = api.count_rows()["dossier"]
+    with serving(api) as base:
+        def one(token: str) -> str:
+            r = httpx.get(f"{base}/demande-admission", params={"launch": token}, headers={"Accept": "text/html"},
+                          follow_redirects=False)
+            assert r.status_code == 303, r.text[:300]
+            return r.headers["location"]
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
+            locations = set(pool.map(one, tokens))
+    assert len(locations) == 1 and api.count_rows()["dossier"] == before + 1
+
+
 # ====================================================================================================================
 # Untrusted client: the user must already be signed in as himself
 # ====================================================================================================================
