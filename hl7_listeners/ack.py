@@ -170,10 +170,37 @@ def _msh_parts(header: Header, own_app: str, own_facility: str) -> tuple[str, st
     return parts
 
 
+_ACK_A_CACHE: dict[tuple[str, ...], tuple[bytes, bytes, bytes, str]] = {}
+
+
+def _accept_parts(header: Header, code: str, own_app: str, own_facility: str) -> tuple[bytes, bytes, bytes, str]:
+    """The positive ACK (no ERR) as encoded bytes around its three per-message values (MSH-7, MSH-10, MSA-2),
+    built once per feed, event and code: the hot path then joins eight bytes objects instead of formatting and
+    encoding the whole ACK for every message."""
+    key = (header.field_sep, header.encoding_chars, header.receiving_app, header.receiving_facility,
+           header.sending_app, header.sending_facility, header.processing_id, header.version, header.charset,
+           header.codec, header.trigger_event, code, own_app, own_facility)
+    parts = _ACK_A_CACHE.get(key)
+    if parts is None:
+        fs, comp, codec = header.field_sep, header.component_sep, header.codec
+        head, tail = _msh_parts(header, own_app, own_facility)
+        parts = (head.encode(codec, errors="replace"),
+                 f"{fs}{fs}ACK{comp}{header.trigger_event}{comp}ACK{fs}".encode(codec, errors="replace"),
+                 f"{tail}\rMSA{fs}{code}{fs}".encode(codec, errors="replace"), codec)
+        if len(_ACK_A_CACHE) > 4096:  # many distinct feeds or hostile input: keep the cache bounded
+            _ACK_A_CACHE.clear()
+        _ACK_A_CACHE[key] = parts
+    return parts
+
+
+_stamp_bytes: tuple[str, bytes] = ("", b"")
+
+
 def build_ack(header: Header, reason: Reason, *, verdict: Verdict | None = None, own_app: str = "AIGUILLAGE",
               own_facility: str = "", detail: str = "") -> bytes:
     """The ACK message for ``header`` (bytes in the message's charset, no MLLP block), or ``b""`` when MSH-15
     says none is to be sent."""
+    global _stamp_bytes
     rule = RULES[reason]
     outcome, code, location = rule.outcome, rule.code, rule.location
     fr, en = rule.fr, rule.en
@@ -183,15 +210,22 @@ def build_ack(header: Header, reason: Reason, *, verdict: Verdict | None = None,
         fr, en = verdict.reason_fr or "Message refusé", verdict.reason_en or "Message refused"
     if not ack_wanted(header, outcome):
         return b""
+    if outcome == "A":  # the hot path: every stored message
+        head, event, tail, codec = _accept_parts(header, ack_code(header, "A"), own_app, own_facility)
+        stamp = _timestamp()
+        if _stamp_bytes[0] != stamp:
+            _stamp_bytes = (stamp, stamp.encode("ascii"))
+        return b"".join((head, _stamp_bytes[1], event, _ids.next().encode("ascii"), tail,
+                         header.control_id.encode(codec, errors="replace"), b"\r"))
     fs = header.field_sep
     comp = header.component_sep
-    head, tail = _msh_parts(header, own_app, own_facility)
-    segments = [f"{head}{_timestamp()}{fs}{fs}ACK{comp}{header.trigger_event}{comp}ACK{fs}{_ids.next()}{tail}",
+    msh_head, msh_tail = _msh_parts(header, own_app, own_facility)
+    segments = [f"{msh_head}{_timestamp()}{fs}{fs}ACK{comp}{header.trigger_event}{comp}ACK{fs}{_ids.next()}"
+                f"{msh_tail}",
                 f"MSA{fs}{ack_code(header, outcome)}{fs}{header.control_id}"]
-    if outcome != "A":
-        text = f"{fr} / {en}" + (f" ({detail})" if detail else "")
-        segments.append(fs.join(["ERR", "", location, f"{code}{comp}{HL7_0357.get(code, '')}{comp}HL70357",
-                                 rule.severity if verdict is None else "E", "", "", "", _clean(text, header)]))
+    text = f"{fr} / {en}" + (f" ({detail})" if detail else "")
+    segments.append(fs.join(["ERR", "", location, f"{code}{comp}{HL7_0357.get(code, '')}{comp}HL70357",
+                             rule.severity if verdict is None else "E", "", "", "", _clean(text, header)]))
     return ("\r".join(segments) + "\r").encode(header.codec, errors="replace")
 
 

@@ -65,6 +65,10 @@ class FrameReader:
 
     def feed(self, data: bytes) -> list[Event]:
         events: list[Event] = []
+        if not self._buf and not self._in_frame and not self._discarding:
+            data = self._whole_frames(data, events)
+            if not data:
+                return events
         buf = self._buf
         buf += data
         while buf:
@@ -120,3 +124,27 @@ class FrameReader:
             self._in_frame = False
             self._after_end = True
         return events
+
+    def _whole_frames(self, data: bytes, events: list[Event]) -> bytes:
+        """Fast path of ``feed`` (nothing buffered, the read starts at a frame): the frames complete in ``data``
+        are sliced out of it directly (one copy each, no bytearray appends and deletes); returns what is left for
+        the general scan (a partial, oversize or abandoned frame, stray bytes)."""
+        pos, size = 0, len(data)
+        if self._after_end:
+            if not size:
+                return data
+            self._after_end = False
+            if data[0] == CR:
+                pos = 1
+        limit = self.max_frame_bytes
+        while pos < size and data[pos] == START_BLOCK:
+            end = data.find(_EB, pos + 1)
+            if end < 0 or end - pos - 1 > limit or data.find(_SB, pos + 1, end) >= 0:
+                break  # unfinished, too large or abandoned: the general scan handles it
+            events.append(Frame(data[pos + 1:end]))
+            pos = end + 1
+            if pos == size:
+                self._after_end = True  # the end block's CR may come with the next read
+            elif data[pos] == CR:
+                pos += 1
+        return data[pos:] if pos else data

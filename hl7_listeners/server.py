@@ -80,6 +80,7 @@ class MllpServer:
         self._writer: GroupCommitWriter | None = None
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self.connections: set[_Connection] = set()
+        self.tally = metrics.Tally()  # this listener's per-message counts, pushed to Prometheus once per batch
 
     @property
     def port(self) -> int:
@@ -93,7 +94,8 @@ class MllpServer:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._writer = GroupCommitWriter(self._stores, loop, on_stored=self._on_stored)
+        self._writer = GroupCommitWriter(self._stores, loop, on_stored=self._on_stored,
+                                         after_batch=partial(metrics.flush, self.tally))
         self._writer.start()
         if self.config.ack_mode == "processed":
             self._executor = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="aiguillage-mllp-process")
@@ -138,6 +140,7 @@ class _Connection(asyncio.Protocol):
     def __init__(self, server: MllpServer) -> None:
         self._server = server
         self._config = server.config
+        self._tally = server.tally
         self._reader = FrameReader(server.config.max_frame_bytes)
         self._pending: collections.deque[_Pending] = collections.deque()
         self._transport: asyncio.Transport | None = None
@@ -221,6 +224,7 @@ class _Connection(asyncio.Protocol):
                     log.debug("mllp.stray_bytes", peer=self._peer, bytes=event.size)
                 else:
                     log.info("mllp.stray_bytes", peer=self._peer, bytes=event.size)
+        metrics.flush(self._tally)  # rejects and stray bytes of this read (stored rows are counted per batch)
         if len(self._pending) >= self._config.max_pending_per_connection and not self._paused:
             assert self._transport is not None
             self._transport.pause_reading()
@@ -231,7 +235,7 @@ class _Connection(asyncio.Protocol):
         header = read_header(payload, self._config.default_charset)
         if header.problem is not None:
             reason = PROBLEM_REASONS[header.problem]
-            metrics.REJECTED.inc()
+            self._tally.results["rejected"] += 1
             log.info("mllp.rejected", peer=self._peer, reason=reason.value, control_id=header.control_id)
             self._ready(started, header, reason, detail=header.problem_detail)
             return
@@ -248,16 +252,20 @@ class _Connection(asyncio.Protocol):
         if cfg.ack_mode == "processed":
             future = self._server.writer.submit_future(row)
             task = self._loop.create_task(self._processed(future, header, pending))
-            task.add_done_callback(lambda _t: self._flush())
+            task.add_done_callback(self._processed_done)
         else:
             self._server.writer.submit(row, partial(self._stored, header, pending))
 
+    def _processed_done(self, _task: asyncio.Task[None]) -> None:
+        self._flush()
+        metrics.flush(self._tally)
+
     def _stored(self, header: Header, pending: _Pending, outcome: Stored | BaseException) -> None:
         if isinstance(outcome, BaseException):
-            metrics.STORE_DOWN.inc()
+            self._tally.results["store_down"] += 1
             self._answer(pending, header, Reason.STORE_DOWN)
         else:
-            (metrics.STORED if outcome.result is StoreResult.STORED else metrics.DUPLICATE).inc()
+            self._tally.results["stored" if outcome.result is StoreResult.STORED else "duplicate"] += 1
             pending.ack = outcome.ack
             pending.code = ack_code(header, "A")
         self._flush()
@@ -266,10 +274,10 @@ class _Connection(asyncio.Protocol):
         try:
             stored = await future
         except Exception:
-            metrics.STORE_DOWN.inc()
+            self._tally.results["store_down"] += 1
             self._answer(pending, header, Reason.STORE_DOWN)
             return
-        (metrics.STORED if stored.result is StoreResult.STORED else metrics.DUPLICATE).inc()
+        self._tally.results["stored" if stored.result is StoreResult.STORED else "duplicate"] += 1
         try:
             verdict = await self._server.process_verdict(stored.inbox_id)
         except TimeoutError:
@@ -284,7 +292,7 @@ class _Connection(asyncio.Protocol):
 
     def _on_oversize(self, event: Oversize) -> None:
         header = read_header(event.head, self._config.default_charset)
-        metrics.OVERSIZE.inc()
+        self._tally.results["oversize"] += 1
         log.warning("mllp.oversize_frame", peer=self._peer, limit=event.limit, control_id=header.control_id)
         self._ready(time.perf_counter(), header, Reason.TOO_LARGE, detail=f"> {event.limit} octets/bytes")
 
@@ -314,9 +322,8 @@ class _Connection(asyncio.Protocol):
             if self._closed or self._transport is None:
                 continue
             if pending.ack:  # empty: MSH-15 asked for no commit ACK
-                self._transport.write(_SB + pending.ack + _EB)
-                metrics.ack_sent(pending.code)
-                metrics.ACK_LATENCY.observe(time.perf_counter() - pending.started)
+                self._transport.write(b"".join((_SB, pending.ack, _EB)))
+                self._tally.ack_sent(pending.code, time.perf_counter() - pending.started)
         if self._paused and len(queue) < self._config.max_pending_per_connection // 2:
             assert self._transport is not None
             self._paused = False

@@ -102,19 +102,25 @@ def _driver_sql(dialect: str, n: int) -> str:
     return sql
 
 
+_RECEIVED = InboxStatus.RECEIVED.value
+
+
 def _driver_values(dialect: str, row: NewInboxMessage) -> tuple[Any, ...]:
     received = row.received_at
     if received.tzinfo is None:
         raise ValueError("naive datetime refused: store tz-aware UTC")
     if dialect == "sqlite":  # what UtcDateTime + SQLite's DateTime store: naive UTC text, microseconds always
-        received_value: Any = received.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+        if received.tzinfo is dt.UTC:  # the listener's own timestamps: drop "+00:00" instead of converting
+            received_value: Any = received.isoformat(" ", "microseconds")[:26]
+        else:
+            received_value = received.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
     else:
         received_value = received
     return (row.source.value, row.sender_app[:255], row.sender_facility[:255], row.control_id[:255],
             row.message_type[:16], row.trigger_event[:16], row.message_structure[:16], row.version[:64],
             row.charset[:32], row.patient_key[:255] if row.patient_key is not None else None, received_value,
             row.raw, json.dumps(row.flags) if row.flags else "[]", row.ack, row.accept_ack_type[:4],
-            row.app_ack_type[:4], InboxStatus.RECEIVED.value, 0)
+            row.app_ack_type[:4], _RECEIVED, 0)
 
 
 _CHUNK = 256  # rows per statement: 18 parameters each, far below both drivers' limits
@@ -152,9 +158,9 @@ def store_batch(conn: Connection, rows: Sequence[NewInboxMessage]) -> list[Store
     the same batch) gets the id and the ACK of the first copy."""
     if not rows:
         return []
+    keys = [_key(row) for row in rows]
     first: dict[Key, int] = {}  # key → index of its first occurrence in the batch
-    for index, row in enumerate(rows):
-        key = _key(row)
+    for index, key in enumerate(keys):
         if key not in first:
             first[key] = index
     unique_params = [_params(rows[i]) for i in first.values()] if conn.dialect.name not in (
@@ -172,8 +178,7 @@ def store_batch(conn: Connection, rows: Sequence[NewInboxMessage]) -> list[Store
     if missing:
         existing = _existing(conn, missing)
     out: list[Stored] = []
-    for index, row in enumerate(rows):
-        key = _key(row)
+    for index, (row, key) in enumerate(zip(rows, keys, strict=True)):
         if key in inserted:
             if first[key] == index:
                 out.append(Stored(StoreResult.STORED, inserted[key], row.ack))

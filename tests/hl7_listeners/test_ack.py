@@ -51,3 +51,21 @@ def test_ack_is_encoded_in_the_message_charset_and_delimiters_are_cleaned(adt: A
     ack = build_ack(header, Reason.PROCESSED, verdict=verdict)
     msh, _msa, err = segments(ack, "utf-8")
     assert msh[17] == "UNICODE UTF-8" and err[8] == "Séjour   inconnu   ici / Unknown stay" and len(err) == 9
+
+
+def test_positive_acks_of_several_feeds_each_carry_their_own_fields(adt: Any) -> None:
+    # the positive ACK is assembled from bytes prepared once per feed: interleaved feeds must not mix them
+    first = read_header(adt("F1", sender="DPI_A", facility="CHU_A").encode("latin-1"))
+    second = read_header(adt("F2", sender="DPI_B", facility="Hôpital Nord", event="A02",
+                             charset="UNICODE UTF-8").encode("utf-8"))
+    enhanced = read_header(adt("F3", sender="DPI_A", facility="CHU_A", accept_ack="AL").encode("latin-1"))
+    for _ in range(2):
+        msh1, msa1 = segments(build_ack(first, Reason.STORED))
+        msh2, msa2 = segments(build_ack(second, Reason.STORED), "utf-8")
+        msh3, msa3 = segments(build_ack(enhanced, Reason.STORED))
+        assert msh1[4:6] == ["DPI_A", "CHU_A"] and msh1[8] == "ACK^A01^ACK" and msa1 == ["MSA", "AA", "F1"]
+        assert msh2[4:6] == ["DPI_B", "Hôpital Nord"] and msh2[8] == "ACK^A02^ACK" and msh2[17] == "UNICODE UTF-8"
+        assert msa2 == ["MSA", "AA", "F2"] and len(msh1) == 18
+        assert msh3[14:16] == ["NE", "NE"] and msa3 == ["MSA", "CA", "F3"]
+    one, two = build_ack(first, Reason.STORED), build_ack(first, Reason.STORED)
+    assert segments(one)[0][9] != segments(two)[0][9]  # each ACK its own MSH-10

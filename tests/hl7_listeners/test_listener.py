@@ -320,3 +320,32 @@ def test_max_connections_and_idle_timeout(sqlite_url: str, listener: Any, adt: A
     finally:
         first.close()
         second.close()
+
+
+def test_metrics_count_every_message_and_ack(sqlite_url: str, listener: Any, adt: Any) -> None:
+    # the loop thread tallies per message and pushes to Prometheus once per batch or read: what /metrics shows
+    from prometheus_client import REGISTRY
+
+    def value(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    names = [("aiguillage_mllp_messages_total", {"result": "stored"}),
+             ("aiguillage_mllp_messages_total", {"result": "duplicate"}),
+             ("aiguillage_mllp_messages_total", {"result": "rejected"}),
+             ("aiguillage_mllp_acks_total", {"code": "AA"}), ("aiguillage_mllp_acks_total", {"code": "AR"}),
+             ("aiguillage_mllp_ack_seconds_count", {}), ("aiguillage_mllp_ack_seconds_bucket", {"le": "+Inf"})]
+    before = [value(name, **labels) for name, labels in names]
+    running = listener(sqlite_url)
+    with running.client() as client:
+        for i in range(5):
+            assert ack_summary(client.send(adt(f"MET{i}").encode("latin-1")))[0] == "AA"
+        assert ack_summary(client.send(adt("MET0").encode("latin-1")))[0] == "AA"  # duplicate
+        assert ack_summary(client.send(b"PID|no MSH here\r"))[0] == "AR"
+    expected = [5, 1, 1, 6, 1, 7, 7]
+    deadline = time.monotonic() + 5
+    while True:  # the ACK may reach the client a moment before its batch's counts are pushed
+        delta = [value(name, **labels) - b for (name, labels), b in zip(names, before, strict=True)]
+        if delta == expected or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    assert delta == expected
