@@ -160,6 +160,26 @@ def test_context_pushed_over_fhir_prefills_the_dossier_and_the_stay_is_linked(ma
     assert "prérempli depuis le DPI" in page.text
 
 
+def test_patient_known_only_by_a_pushed_fhir_patient_is_read_through_the_intake_mapping(make_api: Any,
+                                                                                          gw: dict[str, Any]) -> None:
+    """The DPI pushed the Patient to /fhir/r4 a moment ago and the pipeline has not run yet: the launch's
+    ``contexte`` reference lets it take the patient from the stored resource (FHIR mapping → registry)."""
+    api = make_api(queue="inprocess")
+    api.container.tasks.stop()  # the pipeline does not run: only the launch can read the resource
+    r = api.client.post("/fhir/r4/Patient", content=(PROJECT_ROOT / "samples/fhir/patient-provisoire.json")
+                        .read_bytes(), headers={"Content-Type": "application/fhir+json",
+                                                "X-Aiguillage-Client-FHIR": CLIENT})
+    assert r.status_code == 201, r.text
+    resource_id = r.headers["location"].split("/Patient/")[1].split("/")[0]
+    without = launch(api, sign(claims(api, gw, patient={"ipp": "200452", "finess": FINESS})))
+    assert without.status_code == 404  # not in the registry yet
+    token = sign(claims(api, gw, patient={"ipp": "200452", "finess": FINESS}, contexte=f"Patient/{resource_id}"))
+    found = dossier_id(launch(api, token))
+    with api.container.uow() as uow:
+        patient = uow.patients.get(uow.dossiers.get(found).patient_id)
+        assert patient.nom_naissance.upper() == "HOUILLES"
+
+
 # ====================================================================================================================
 # Refusals: a French page that says what to do, a security event, no patient data, no session
 # ====================================================================================================================
