@@ -14,7 +14,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from gateway.auth import sessions
-from gateway.auth.otp import HASHER, PENDING_COOKIE, PENDING_SECONDS, client_ip, policy, seal, set_sealed
+from gateway.auth.otp import HASHER, PENDING_COOKIE, PENDING_SECONDS, CodeHasher, client_ip, policy, seal, set_sealed
 from gateway.container import Container
 from orientation_core.people import accounts
 from orientation_core.people.accounts import SignInRefused
@@ -59,7 +59,8 @@ def password_submit(request: Request, identifiant: Annotated[str, Form()] = "",
     with c.uow() as uow:  # a refusal still commits: failure counters and attempts are the rule
         try:
             user, _code = accounts.check_password_step(uow, c.env, HASHER, identifiant, mot_de_passe,
-                                                       client_ip(request), policy(c.settings))
+                                                       client_ip(request), policy(c.settings),
+                                                       code_hasher=CodeHasher(c.settings))
             user_id = user.id
         except SignInRefused as exc:
             refused = exc

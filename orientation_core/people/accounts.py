@@ -133,6 +133,7 @@ _UPPER = re.compile(r"[A-ZÀ-Þ]")
 _DIGIT = re.compile(r"\d")
 _CODE_POSTAL = re.compile(r"^\d{5}$")
 _CODE = re.compile(r"^\d{6}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def password_problems(password: str) -> list[str]:
@@ -201,7 +202,7 @@ class PremiereConnexion:
 def first_sign_in_problems(form: PremiereConnexion) -> dict[str, str]:
     """Field → French message, shown next to the field."""
     errors: dict[str, str] = {}
-    if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", form.email.strip()):
+    if not _EMAIL.match(form.email.strip()):
         errors["email"] = "Saisissez une adresse e-mail valide (exemple : nom@domaine.fr)."
     problems = password_problems(form.mot_de_passe)
     if problems:
@@ -280,7 +281,7 @@ def update_profile(uow: UnitOfWork, env: Env, user_id: int, changes: dict[str, A
                                code="compte.champ_fixe")
     user = uow.users.get(user_id)
     errors: dict[str, str] = {}
-    if "email" in changes and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", str(changes["email"]).strip()):
+    if "email" in changes and not _EMAIL.match(str(changes["email"]).strip()):
         errors["email"] = "Saisissez une adresse e-mail valide (exemple : nom@domaine.fr)."
     if "code_postal" in changes and not _CODE_POSTAL.match(str(changes["code_postal"]).strip()):
         errors["code_postal"] = "Le code postal comporte 5 chiffres."
@@ -344,14 +345,18 @@ def _ip_limit(uow: UnitOfWork, ip: str, now: dt.datetime, policy: SignInPolicy) 
 
 
 def check_password_step(uow: UnitOfWork, env: Env, hasher: Hasher, identifiant: str, password: str, ip: str,
-                        policy: SignInPolicy) -> tuple[User, str]:
-    """Step 1: identifier + password. On success a new code is e-mailed (previous ones die) and the code id
-    and the clear code are returned (the code only for the e-mail body, never shown). Raises ``SignInRefused``."""
+                        policy: SignInPolicy, *, code_hasher: Hasher | None = None) -> tuple[User, str]:
+    """Step 1: identifier + password. On success a new code is e-mailed (previous ones die); the user and the
+    clear code are returned (the code only for the e-mail body, never shown). Raises ``SignInRefused``.
+
+    ``hasher`` is the password hasher (argon2); ``code_hasher`` stores the code (the gateway uses a keyed HMAC: a
+    6-digit code living 10 minutes behind 5 tries needs no memory-hard hash), ``hasher`` when not given."""
     now = env.clock.now()
     _ip_limit(uow, ip, now, policy)
     user = uow.users.by_login(identifiant.strip())
     compte = uow.accounts.get(user.id) if user is not None and user.id is not None else None
     if user is None or compte is None or compte.password_hash is None or not user.actif:
+        hasher.hash(password)  # the same work as a verification: the answer time does not tell accounts apart
         uow.accounts.add_attempt(TentativeConnexion(at=now, ip=ip, etape="mot_de_passe", succes=False,
                                                     user_id=user.id if user else None))
         raise SignInRefused(BAD_CREDENTIALS, code="connexion.identifiants")
@@ -377,7 +382,7 @@ def check_password_step(uow: UnitOfWork, env: Env, hasher: Hasher, identifiant: 
                             code="connexion.trop_de_codes", retry_after=dt.timedelta(hours=1))
     compte.echecs = 0
     uow.accounts.add_attempt(TentativeConnexion(at=now, ip=ip, etape="mot_de_passe", succes=True, user_id=user.id))
-    return user, _send_code(uow, env, hasher, user, now, policy)
+    return user, _send_code(uow, env, code_hasher or hasher, user, now, policy)
 
 
 def _send_code(uow: UnitOfWork, env: Env, hasher: Hasher, user: User, now: dt.datetime,
@@ -399,7 +404,8 @@ def _send_code(uow: UnitOfWork, env: Env, hasher: Hasher, user: User, now: dt.da
 
 def check_code_step(uow: UnitOfWork, env: Env, hasher: Hasher, user_id: int, code: str, ip: str,
                     policy: SignInPolicy) -> User:
-    """Step 2: the code received by e-mail. The latest live code of the user is the only one accepted."""
+    """Step 2: the code received by e-mail (``hasher``: the code hasher). The latest live code of the user is the
+    only one accepted."""
     now = env.clock.now()
     _ip_limit(uow, ip, now, policy)
     user = uow.users.get(user_id)
@@ -521,6 +527,9 @@ def invite_assistant(uow: UnitOfWork, env: Env, delegant_id: int, *, identifiant
     from orientation_core.people import service as people
 
     identifiant_type(identifiant_national.strip())
+    if not _EMAIL.match(email.strip()):
+        raise ValidationFailed("Saisissez une adresse e-mail valide (exemple : nom@domaine.fr).",
+                               code="delegation.email", details={"champs": {"email": "Adresse e-mail invalide."}})
     assistant = uow.users.by_login(identifiant_national.strip())
     if assistant is None:
         assistant = User(nom=nom.strip().upper(), prenom=prenom.strip(), email=email.strip(),

@@ -15,6 +15,7 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
 DEMO_PASSWORD = "Aiguillage2026"  # samples/demo/demo.json "mot_de_passe_demo"
@@ -105,6 +106,11 @@ def test_password_then_emailed_code_signs_in(site: tuple[Any, Inbox], gw: dict[s
     content = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "valable 10 minutes" in content and "Claire Martin" in content
     code = inbox.last_code()
+    with api.container.engine.connect() as conn:  # stored keyed-hashed, never in clear
+        from orientation_core.persistence import tables
+
+        stored = conn.execute(sa.select(tables.code_connexion.c.code_hash)).scalars().all()
+    assert len(stored) == 1 and stored[0].startswith("hmac-sha256$") and code not in stored[0]
     done = code_step(api, code)
     assert done.status_code == 303 and done.headers["location"] == "/compte"
     me = api.client.get("/api/v1/compte")
