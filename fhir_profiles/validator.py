@@ -38,10 +38,24 @@ DEFINITIONS = Path(__file__).parent / "definitions"
 Resolver = Callable[[str], dict[str, Any] | None]
 
 
-@dataclass(frozen=True)
 class Node:
-    value: Any
-    location: str  # FHIRPath of the value: Patient.identifier[1].use
+    """A value of the resource and its FHIRPath (``Patient.identifier[1].use``), spelled out only when asked: most
+    nodes a walk visits never appear in an issue."""
+
+    __slots__ = ("_location", "_parent", "_step", "value")
+
+    def __init__(self, value: Any, location: str = "", *, parent: Node | None = None, step: str = "") -> None:
+        self.value = value
+        self._location = location if parent is None else None
+        self._parent = parent
+        self._step = step
+
+    @property
+    def location(self) -> str:
+        if self._location is None:
+            assert self._parent is not None
+            self._location = self._parent.location + self._step
+        return self._location
 
 
 @dataclass(frozen=True)
@@ -198,9 +212,9 @@ def _children(node: Node, name: str) -> Iterator[Node]:
         return
     if isinstance(value, list):
         for index, item in enumerate(value):
-            yield Node(item, f"{node.location}.{name}[{index}]")
+            yield Node(item, parent=node, step=f".{name}[{index}]")
     else:
-        yield Node(value, f"{node.location}.{name}")
+        yield Node(value, parent=node, step=f".{name}")
 
 
 def _select(root: Node, chain: tuple[tuple[str, Element | None], ...]) -> list[Node]:
@@ -411,7 +425,8 @@ def _check_profile(profile: Profile, root: Node, ctx: Context) -> list[Issue]:
             # the chain's last link is this element itself when it is a slice (same object: the memo applies)
             slice_element = element.chain[-1][1] if last.slice else None
             for parent in parent_nodes:
-                children = [c for c in _children(parent, last.name) if in_slice(slice_element, c.value)]
+                children = select(element.chain) if len(parent_nodes) == 1 else [
+                    c for c in _children(parent, last.name) if in_slice(slice_element, c.value)]
                 what = f"« {element.label} »"
                 if element.min and len(children) < element.min:
                     issues.append(Issue("error", "required", f"{parent.location}.{last.name}",
