@@ -264,3 +264,39 @@ def test_medecin_liberal_lists_follow_the_medecin_traitant_named_in_the_volets(w
         liberal.repondre(uow, world.env, world.liberal, other, liberal.Reponse.ACCEPTEE)
     with world.uow() as uow, pytest.raises(Forbidden):  # not a doctor
         liberal.espace(uow, world.presc)
+
+
+def test_concurrent_wrong_codes_are_all_counted(world: World, request: pytest.FixtureRequest) -> None:
+    """Eight guesses at once on PostgreSQL: the code's row is locked, so exactly five tries are spent and the
+    three late guesses find a dead code (no lost update lets a sixth guess through)."""
+    if "postgres" not in request.node.name:
+        pytest.skip("SQLite serialises writers: the race exists on PostgreSQL")
+    import threading
+
+    user_id = _first_sign_in(world)
+    with world.uow() as uow:
+        _, code = accounts.check_password_step(uow, world.env, H, CARTE.identifiant_national, FORM.mot_de_passe,
+                                               IP, POLICY)
+    wrong = "000000" if code != "000000" else "111111"
+    answers: list[str] = []
+    start = threading.Barrier(8)
+
+    def guess() -> None:
+        start.wait()
+        with world.uow() as uow:
+            try:
+                accounts.check_code_step(uow, world.env, H, user_id, wrong, IP, POLICY)
+            except SignInRefused as exc:
+                answers.append(exc.message)
+
+    threads = [threading.Thread(target=guess) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sum("Il vous reste" in a for a in answers) == 4
+    assert sum("Nombre d'essais atteint" in a for a in answers) == 1
+    assert sum("n'est plus valable" in a for a in answers) == 3
+    with world.uow() as uow:
+        latest = uow.accounts.latest_code(user_id)
+        assert latest is not None and latest.essais == 5 and latest.invalidated_at is not None
