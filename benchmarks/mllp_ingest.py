@@ -218,9 +218,11 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (all its threads), from /proc/<pid>/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def cpu_seconds(pid: int, thread: int | None = None) -> float:
+    """User + system CPU time of a process (all its threads), or of one of its threads (the main thread's id is
+    the process id), from /proc."""
+    stat = Path(f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat")
+    fields = stat.read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -450,19 +452,33 @@ def main() -> None:
         for n in counts:
             for server, url in [("python-hl7", None), *stores.items()]:
                 process, port = start_server("aiguillage" if url else "python-hl7", url)
+                figures: dict[str, Any] = {}
                 try:
                     tag = f"{server[:3]}{n}x{int(time.time() * 1000) % 100000}-"
-                    cpu_before = cpu_seconds(process.pid)
+                    cpu_before, loop_before = cpu_seconds(process.pid), cpu_seconds(process.pid, process.pid)
+                    sender_before, wall_before = time.process_time(), time.perf_counter()
                     figures = uvloop.run(drive(port, tag, n, args.warmup, args.duration))
-                    cpu = cpu_seconds(process.pid) - cpu_before  # warm-up included: per message of the whole drive
-                    figures["server_cpu_us_per_msg"] = round(cpu / max(figures.pop("all_messages"), 1) * 1e6, 1)
+                    # warm-up included: per message of the whole drive
+                    wall = time.perf_counter() - wall_before
+                    cpu = cpu_seconds(process.pid) - cpu_before
+                    loop_cpu = cpu_seconds(process.pid, process.pid) - loop_before  # the event loop's thread
+                    every = max(figures.pop("all_messages"), 1)
+                    figures["server_cpu_us_per_msg"] = round(cpu / every * 1e6, 1)
+                    figures["server_loop_thread_cpu_us_per_msg"] = round(loop_cpu / every * 1e6, 1)
+                    figures["server_cores_used"] = round(cpu / wall, 2)
+                    figures["sender_cpu_us_per_msg"] = round((time.process_time() - sender_before) / every * 1e6, 1)
                     figures["peak_rss_mb"] = round(peak_rss_mb(process.pid), 1)
+                    figures["load_average_1min"] = round(os.getloadavg()[0], 1)
                 finally:
-                    stop_server(process)
+                    figures.update(stop_server(process))  # Aiguillage: rows per commit, commit duration
                 runs.append({"server": server, "connections": n, **figures})
                 print(f"{server:22s} {n:3d} conn  {figures['msg_per_s']:8.0f} msg/s  p50 {figures['p50_ms']} ms  "
                       f"p99 {figures['p99_ms']} ms  RSS {figures['peak_rss_mb']} MB  server CPU "
-                      f"{figures['server_cpu_us_per_msg']} µs/msg  non-AA {figures['non_aa']}",
+                      f"{figures['server_cpu_us_per_msg']} µs/msg (loop thread "
+                      f"{figures['server_loop_thread_cpu_us_per_msg']}), {figures['server_cores_used']} cores  "
+                      f"senders {figures['sender_cpu_us_per_msg']} µs/msg  non-AA {figures['non_aa']}"
+                      + (f"  {figures['rows_per_commit']} rows/commit of {figures['commit_ms']} ms"
+                         if "rows_per_commit" in figures else "") + f"  load {figures['load_average_1min']}",
                       flush=True)
             # the median of three windows: one window can land on another process's burst of disk writes
             window = args.ceiling_seconds / 3
