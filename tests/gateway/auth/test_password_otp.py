@@ -229,3 +229,21 @@ def test_a_mail_that_fails_stays_queued_and_goes_at_the_next_dispatch(make_api: 
     api.container.settings.smtp_port = port  # the SMTP server is back
     api.container.run_task("notifications.dispatch")
     assert CODE.search(inbox.wait(1)[0].get_body(("plain",)).get_content())  # type: ignore[union-attr]
+
+
+def test_a_charter_not_yet_accepted_comes_before_anything_else(site: tuple[Any, Inbox], gw: dict[str, Any]) -> None:
+    api, inbox = site
+    with api.container.uow() as uow:  # a new version of the charter: Dr Martin has not accepted it yet
+        compte = uow.accounts.get(api.user_id(gw["MARTIN"]))
+        assert compte is not None
+        compte.charte_version = "ancienne"
+    password_step(api, gw["MARTIN"], suite="/compte")
+    inbox.wait(1)
+    done = code_step(api, inbox.last_code())
+    assert done.status_code == 303 and done.headers["location"] == "/charte?suite=%2Fcompte"
+    gated = api.client.get("/api/v1/compte")
+    assert gated.status_code == 403 and gated.json()["code"] == "compte.incomplet"
+    accepted = api.client.post("/charte", data={"csrf_token": token(api, "/charte"), "accepte": "oui",
+                                                "suite": "/compte"}, follow_redirects=False)
+    assert accepted.status_code == 303 and accepted.headers["location"] == "/compte"
+    assert api.client.get("/api/v1/compte").json()["charte_acceptee"] is True
