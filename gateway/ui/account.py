@@ -307,6 +307,21 @@ def delegation_create(request: Request, record: sessions.CompleteSession, type: 
     return RedirectResponse("/compte/delegations", status_code=303)
 
 
+@router.post("/compte/delegations/{delegation_id}/modification")
+def delegation_update(delegation_id: int, request: Request, record: sessions.CompleteSession,
+                      fin: Annotated[str, Form()] = "") -> Response:
+    c = _container(request)
+    try:
+        with c.uow() as uow:
+            accounts.update_delegation(uow, c.env, record.user_id, delegation_id, fin=_date(fin, end=True))
+    except (AiguillageError, ValueError) as exc:
+        message = exc.message if isinstance(exc, AiguillageError) else "Date invalide (format AAAA-MM-JJ)."
+        return page(request, "account/delegations.html", {**_delegations_context(c, record.user_id),
+                                                          "confreres": [], "recherche": "", "code_postal": "",
+                                                          "erreur": message}, status=422)
+    return RedirectResponse("/compte/delegations", status_code=303)
+
+
 @router.post("/compte/delegations/{delegation_id}/revocation")
 def delegation_revoke(delegation_id: int, request: Request, record: sessions.CompleteSession) -> Response:
     c = _container(request)

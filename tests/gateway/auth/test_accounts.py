@@ -203,3 +203,27 @@ def test_assistant_invitation_is_emailed_and_completed_by_signing_in(make_api: A
         "droits": ["volet_medical.modifier"]}), 422, "delegation.droits")
     again = api.client.post(link.group(1), data={"csrf_token": csrf})
     assert again.status_code == 404
+
+
+def test_delegations_page_edits_and_revokes(make_api: Any, gw: dict[str, Any]) -> None:
+    api = sign_in_route(make_api())
+    csrf = browser_as(api, gw["MOREAU"])
+    page = api.client.get("/compte/delegations")
+    assert page.status_code == 200 and "Anne Leroy" in page.text and "Marc Garnier" in page.text
+    found = api.client.get("/compte/delegations", params={"nom": "ler", "code_postal": "69004"})
+    assert 'name="delegataire_id"' in found.text and "Dr Anne Leroy" in found.text
+    given = api.ok(api.get(gw["MOREAU"], "/api/v1/compte/delegations"))["donnees"]
+    leroy = next(d for d in given if d["type"] == "confrere")
+    edited = api.client.post(f"/compte/delegations/{leroy['id']}/modification",
+                             data={"csrf_token": csrf, "fin": "2026-03-05"}, follow_redirects=False)
+    assert edited.status_code == 303
+    after = next(d for d in api.ok(api.get(gw["MOREAU"], "/api/v1/compte/delegations"))["donnees"]
+                 if d["id"] == leroy["id"])
+    assert after["fin"].startswith("2026-03-05T23:00:00")  # end of 5 March, Paris time
+    bad = api.client.post(f"/compte/delegations/{leroy['id']}/modification",
+                          data={"csrf_token": csrf, "fin": "demain"})
+    assert bad.status_code == 422 and "Date invalide" in html.unescape(bad.text)
+    revoked = api.client.post(f"/compte/delegations/{leroy['id']}/revocation", data={"csrf_token": csrf},
+                              follow_redirects=False)
+    assert revoked.status_code == 303 and "Révoquée" in html.unescape(api.client.get("/compte/delegations").text)
+    assert api.client.post(f"/compte/delegations/{leroy['id']}/revocation").status_code == 403  # no CSRF token
