@@ -24,7 +24,7 @@ from gateway.container import Container
 from gateway.fhir.indexing import UNIQUE_IDENTIFIER_TYPES, identifiers, search_values, split_token
 from gateway.fhir.outcome import FhirError, outcome, status_line
 from orientation_core.inbox.model import InboxSource, NewInboxMessage
-from orientation_core.persistence.fhir import VersionConflict
+from orientation_core.persistence.fhir import VersionConflict, encode
 from orientation_core.persistence.uow import SqlUnitOfWork
 
 log = structlog.get_logger("aiguillage.fhir")
@@ -47,6 +47,7 @@ class Outcome:
     resource: dict[str, Any]
     status: int
     warnings: list[Issue] = field(default_factory=list)
+    encoded: str | None = None  # the resource's JSON text when the store made it (reused for the inbox row)
 
     @property
     def location(self) -> str:
@@ -179,10 +180,12 @@ def _patient_key(content: dict[str, Any]) -> str | None:
 
 
 def to_inbox(uow: SqlUnitOfWork, client: str, content: dict[str, Any], at: dt.datetime, control_id: str,
-             interaction: str) -> int:
+             interaction: str, raw: bytes | None = None) -> int:
     """The posted content, references resolved to the stored ids, as one inbox row (source "fhir"): the same
-    pipeline as HL7 v2 maps it (``mappings.fhir.to_canonical``) and applies it to the patient registry."""
-    raw = json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    pipeline as HL7 v2 maps it (``mappings.fhir.to_canonical``) and applies it to the patient registry. ``raw``:
+    ``content`` already serialised (``_bundle_raw``)."""
+    if raw is None:
+        raw = encode(content).encode("utf-8")
     stored = uow.inbox.add(NewInboxMessage(
         source=InboxSource.FHIR, sender_app=client[:255], sender_facility="", control_id=control_id,
         message_type="FHIR", trigger_event=str(content.get("resourceType", ""))[:16],
@@ -191,16 +194,33 @@ def to_inbox(uow: SqlUnitOfWork, client: str, content: dict[str, Any], at: dt.da
     return stored.inbox_id
 
 
-def enqueue_pipeline(container: Container) -> None:
-    from gateway.worker.tasks import TASKS
+_PIPELINE_TASK: list[str] = []  # the pipeline's task name once found: no import statement per request
 
-    for name in ("ingest.process", "intake.process"):  # the pipeline's task, once it is registered
-        if name in TASKS:
-            try:
-                container.tasks.enqueue(name)
-            except Exception:  # committed already: the pipeline's periodic scan picks the row up
-                log.warning("task.enqueue_failed", task=name, exc_info=True)
-            return
+
+def _pipeline_task() -> str | None:
+    if not _PIPELINE_TASK:
+        from gateway.worker.tasks import TASKS  # lazily, as the task registry imports the gateway's modules
+
+        _PIPELINE_TASK.extend(n for n in ("ingest.process", "intake.process") if n in TASKS)  # once registered
+    return _PIPELINE_TASK[0] if _PIPELINE_TASK else None
+
+
+def _bundle_raw(bundle: dict[str, Any], entries: list[tuple[str, Outcome, dict[str, Any]]]) -> bytes:
+    """``encode({**bundle, "entry": [{"fullUrl", "resource", "request"}…]})`` (``entry`` last), reusing the JSON
+    text the store made of each new resource instead of serialising the twelve resources of a Bundle twice."""
+    head = encode({k: v for k, v in bundle.items() if k != "entry"})
+    parts = [f'{{"fullUrl":{encode(full_url)},"resource":{result.encoded or encode(result.resource)},'
+             f'"request":{encode(request)}}}' for full_url, result, request in entries]
+    return (head[:-1] + ("," if len(head) > 2 else "") + '"entry":[' + ",".join(parts) + "]}").encode("utf-8")
+
+
+def enqueue_pipeline(container: Container) -> None:
+    name = _pipeline_task()
+    if name is not None:
+        try:
+            container.tasks.enqueue(name)
+        except Exception:  # committed already: the pipeline's periodic scan picks the row up
+            log.warning("task.enqueue_failed", task=name, exc_info=True)
 
 
 # ====================================================================================================================
@@ -482,10 +502,10 @@ def _write_all(uow: SqlUnitOfWork, entries: list[_Entry], resolved: list[dict[st
             fresh.append((n, {**resource, "id": entry.assigned}))
         else:
             results[n] = _write_entry(uow, entry, resource, at, warnings[n])
-    stored = uow.fhir.add_new([(r, identifiers(r), search_values(r), r["resourceType"] in UNIQUE_IDENTIFIER_TYPES)
-                               for _, r in fresh], at)
-    for (n, _), resource in zip(fresh, stored, strict=True):
-        results[n] = Outcome(resource, 201, warnings[n])
+    stored = uow.fhir.add_new_encoded([(r, identifiers(r), search_values(r),
+                                        r["resourceType"] in UNIQUE_IDENTIFIER_TYPES) for _, r in fresh], at)
+    for (n, _), (resource, text) in zip(fresh, stored, strict=True):
+        results[n] = Outcome(resource, 201, warnings[n], text)
     return [results[n] for n in range(len(entries))]
 
 
@@ -516,11 +536,10 @@ def transaction(container: Container, client: str, bundle: dict[str, Any]) -> di
                 raise FhirError(422, blocking + warnings)
             at = container.env.clock.now()
             results = _write_all(uow, entries, resolved, per_entry, at)
-            posted = {**bundle, "entry": [
-                {"fullUrl": f"{r.resource['resourceType']}/{r.resource['id']}", "resource": r.resource,
-                 "request": (bundle["entry"][e.index].get("request") or {})}
-                for e, r in zip(entries, results, strict=True)]}
-            to_inbox(uow, client, posted, at, control_id, "transaction")
+            kept = [(f"{r.resource['resourceType']}/{r.resource['id']}", r,
+                     bundle["entry"][e.index].get("request") or {}) for e, r in zip(entries, results, strict=True)]
+            posted = {**bundle, "entry": [{"fullUrl": f, "resource": r.resource, "request": q} for f, r, q in kept]}
+            to_inbox(uow, client, posted, at, control_id, "transaction", _bundle_raw(bundle, kept))
             return {"resourceType": "Bundle", "id": new_id(), "type": "transaction-response",
                     "entry": [_response_entry(r, e.full_url) for e, r in zip(entries, results, strict=True)]}
 

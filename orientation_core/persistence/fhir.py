@@ -29,6 +29,11 @@ _S = t.fhir_search.c
 Criterion = tuple[str, str, str]
 
 
+def encode(resource: Any) -> str:
+    """A resource's (or any JSON value's) text as the store writes it: compact, UTF-8 characters kept."""
+    return json.dumps(resource, ensure_ascii=False, separators=(",", ":"))
+
+
 def _instant(at: dt.datetime) -> str:
     return at.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -178,11 +183,18 @@ class SqlFhirResources:
 
 
     def add_new(self, items: Sequence[NewResource], at: dt.datetime) -> list[dict[str, Any]]:
+        """``add_new_encoded`` without the JSON texts."""
+        return [stored for stored, _ in self.add_new_encoded(items, at)]
+
+    def add_new_encoded(self, items: Sequence[NewResource], at: dt.datetime) -> list[tuple[dict[str, Any], str]]:
         """Store version 1 of resources whose ids were just assigned (a Bundle's POST entries) with their
         identifier and search rows, all at once: on PostgreSQL one statement (three ``INSERT … SELECT unnest``
         in data-modifying CTEs, one round trip whatever the Bundle's size), elsewhere three executemany INSERTs.
         An id that already exists violates the unique (type, id, version) constraint, a taken unique identifier
-        ``unique_key``: ``IntegrityError``, like ``save``."""
+        ``unique_key``: ``IntegrityError``, like ``save``.
+
+        Returns each stored resource (``meta`` set) with its JSON text (``encode``), which the caller may reuse
+        instead of serialising the resource again (the inbox row of a Bundle)."""
         if not items:
             return []
         last_updated = _instant(at)
@@ -202,13 +214,14 @@ class SqlFhirResources:
                                    f"{resource_type}|{system}|{value}"[:600] if unique else None))
             search_rows.extend((resource_type, resource_id, name[:32], value[:255])
                                for name, value in dict.fromkeys(search))
+        texts = [encode(stored) for stored in stored_all]
         if self._s.get_bind().dialect.name == "postgresql":
             self._s.connection().exec_driver_sql(_ADD_NEW_POSTGRES, {
                 # one JSON array of the stored resources (their type and id inside), parsed into jsonb
-                "at": at, "contents": json.dumps(stored_all, ensure_ascii=False, separators=(",", ":")),
+                "at": at, "contents": "[" + ",".join(texts) + "]",
                 **{f"i_{k}": [row[n] for row in ident_rows] for n, k in enumerate(_IDENT_COLUMNS)},
                 **{f"s_{k}": [row[n] for row in search_rows] for n, k in enumerate(_SEARCH_COLUMNS)}})
-            return stored_all
+            return list(zip(stored_all, texts, strict=True))
         self._s.execute(sa.insert(t.fhir_resource), [
             {"resource_type": rt, "resource_id": rid, "version_id": 1, "last_updated": at, "current": True,
              "content": content} for rt, rid, content in resource_rows])
@@ -218,7 +231,7 @@ class SqlFhirResources:
         if search_rows:
             self._s.execute(sa.insert(t.fhir_search), [dict(zip(_SEARCH_COLUMNS, r, strict=True))
                                                        for r in search_rows])
-        return stored_all
+        return list(zip(stored_all, texts, strict=True))
 
     # --- REST-hook subscriptions ----------------------------------------------------------------------------------
 
