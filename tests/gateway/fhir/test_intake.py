@@ -104,6 +104,36 @@ def test_transaction_bundle_resolves_urn_uuid_and_lands_in_the_inbox(api: Any, s
     assert second_sr["subject"] == {"reference": patient_ref}
 
 
+def test_transaction_lookups_and_index_rows(api: Any, sample: Any, client_headers: dict[str, str]) -> None:
+    """A Bundle's conditional entries are looked up together and its new resources written in one go: what a
+    client sees is unchanged — a condition naming two resources is 412 at its entry, the identifiers and search
+    values of the new resources answer searches, a Patient identifier already taken is refused (409)."""
+    bundle = sample("bundle-transaction-sanitaire")
+    for _ in range(2):  # two stays with the same NDA (Encounter identifiers need not be unique), two demandes
+        assert _post(api, "", bundle, client_headers).status_code == 200
+    patient_id = api.client.get(f"{FHIR}/Patient", params={"identifier": INS_ZOE},
+                                headers=client_headers).json()["entry"][0]["resource"]["id"]
+    by_patient = api.client.get(f"{FHIR}/ServiceRequest", params={"patient": patient_id}, headers=client_headers)
+    assert by_patient.json()["total"] == 2
+    number = bundle["entry"][11]["resource"]["identifier"][0]
+    by_number = api.client.get(f"{FHIR}/ServiceRequest", params={"identifier": f"{number['system']}|{number['value']}"},
+                               headers=client_headers)
+    assert by_number.json()["total"] == 2
+
+    nda = bundle["entry"][3]["resource"]["identifier"][0]
+    ambiguous = copy.deepcopy(bundle)
+    ambiguous["entry"][3]["request"]["ifNoneExist"] = f"identifier={nda['system']}|{nda['value']}"
+    refused = _post(api, "", ambiguous, client_headers)
+    assert refused.status_code == 412
+    assert refused.json()["issue"][0]["expression"] == ["Bundle.entry[3].request"]
+
+    taken = copy.deepcopy(bundle)
+    del taken["entry"][0]["request"]["ifNoneExist"]  # a second Patient with Zoé's INS and IPP
+    conflict = _post(api, "", taken, client_headers)
+    assert conflict.status_code == 409
+    assert _fhir_rows(api, "Patient") == 1 and _fhir_rows(api, "ServiceRequest") == 2 and len(_inbox(api)) == 2
+
+
 def test_transaction_is_all_or_nothing(api: Any, sample: Any, client_headers: dict[str, str]) -> None:
     bundle = sample("bundle-transaction-sanitaire")
     bundle["entry"][11]["resource"]["category"][0]["coding"][0]["code"] = "grand_age"  # SMR is not Grand Âge
