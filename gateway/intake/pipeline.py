@@ -34,15 +34,15 @@ from prometheus_client import Counter, Histogram
 from sqlalchemy.exc import OperationalError
 
 from gateway.intake import translate
-from gateway.intake.prefetch import BatchPatients, BatchUnitOfWork
-from mappings.canonical import Canonical, Issue, Source
+from gateway.intake.prefetch import BatchPatients, BatchUnitOfWork, IdPool
+from mappings.canonical import Canonical, IdentifierKind, Issue, Source
 from mappings.fhir.intake import to_canonical as fhir_to_canonical
 from mappings.hl7v2 import Mapped, map_message
 from orientation_core.errors import AiguillageError, StoreUnavailable
 from orientation_core.identite import service as identite
 from orientation_core.inbox.model import InboxMessage, InboxSource, InboxStatus
 from orientation_core.patients import registry
-from orientation_core.persistence.intake import RowVerdict
+from orientation_core.persistence.intake import RegistrySnapshot, RowVerdict
 from orientation_core.persistence.uow import SqlUnitOfWork, UnitOfWorkFactory
 from orientation_core.ports import Env, UnitOfWork
 
@@ -106,6 +106,32 @@ def _lookups(uow: UnitOfWork, mapped: list[Mapped | None],
             if etab is not None and etab.id is not None:
                 stays.add((etab.id, c.stay.nda))
     return sorted(valeurs), sorted(stays)
+
+
+def _expected_new(mapped: list[Mapped | None], snapshot: RegistrySnapshot,
+                  stay_keys: list[tuple[int, str]]) -> dict[str, int]:
+    """How many patients and stays the batch will probably create (IPPs and NDAs the store does not know): the
+    ids taken at once for them (``IdPool``)."""
+    known = {i.valeur for i in snapshot.identifiers}
+    ipps: set[str] = set()
+    for one in mapped:
+        if one is not None and one.ok and one.canonical.patient is not None:
+            ipp = one.canonical.patient.identifier(IdentifierKind.IPP)
+            if ipp is not None and ipp.value and ipp.value not in known:
+                ipps.add(ipp.value)
+    stays = set(stay_keys) - {(s.etablissement_id, s.nda) for s in snapshot.sejours}
+    return {"patient": len(ipps), "sejour": len(stays)}
+
+
+def _optimistic(write: Callable[[], None]) -> None:
+    """Deferred writes of an optimistic batch: a failure there (a constraint…) redoes the batch in careful mode,
+    where each message is written under its own savepoint and the failure lands on its message."""
+    try:
+        write()
+    except (StoreUnavailable, OperationalError):
+        raise
+    except Exception as exc:
+        raise _Restart from exc
 
 
 def apply_canonical(uow: UnitOfWork, env: Env, canonical: Canonical,
@@ -212,15 +238,17 @@ class Pipeline:
         savepoint.commit()
         return InboxStatus.PROCESSED, {"statut": "processed", **base, "rapport": rapport.as_dict()}, None
 
-    def _queue_ins_lookups(self, uow: SqlUnitOfWork, report: DrainReport, careful: bool) -> None:
+    def _queue_ins_lookups(self, uow: SqlUnitOfWork, batch_view: BatchUnitOfWork | None, report: DrainReport,
+                           careful: bool) -> None:
         """The identity-vigilance hook: queue an INSi look-up (orientation_core.identite) for each new or changed
         identity that may have one, in the batch's transaction; ``on_ins_lookup`` callbacks run after commit
         (the ``ingest.process`` task enqueues ``ins.lookup`` there)."""
         queued = []
+        view = cast(UnitOfWork, batch_view) if batch_view is not None else uow
         for patient_id in report.recherche_ins:
             if not careful:  # optimistic, like the messages: a failure redoes the batch in careful mode
                 try:
-                    if identite.demander_recherche(uow, self.env, patient_id, "intake") is not None:
+                    if identite.demander_recherche(view, self.env, patient_id, "intake") is not None:
                         queued.append(patient_id)
                 except (StoreUnavailable, OperationalError):
                     raise
@@ -275,18 +303,27 @@ class Pipeline:
                 kept = [(r, m) for r, m in zip(rows, mapped, strict=True) if r.id in due]
                 rows, mapped = [r for r, _ in kept], [m for _, m in kept]
             view: UnitOfWork = uow
-            batch_patients: BatchPatients | None = None
+            batch_view: BatchUnitOfWork | None = None
             if not careful:  # a savepoint rollback would leave the snapshot ahead of the store: careful mode reads
-                snapshot = uow.intake.registry_snapshot(*_lookups(uow, mapped, cache))
-                batch_patients = BatchPatients(uow.patients, snapshot)
-                view = cast(UnitOfWork, BatchUnitOfWork(uow, batch_patients))
+                valeurs, stay_keys = _lookups(uow, mapped, cache)
+                snapshot = uow.intake.registry_snapshot(valeurs, stay_keys)
+                ids = IdPool(uow.intake.allocate_ids, _expected_new(mapped, snapshot, stay_keys))
+                batch_view = BatchUnitOfWork(uow, BatchPatients(uow.patients, snapshot, ids, uow.intake.insert_new),
+                                             ids)
+                view = cast(UnitOfWork, batch_view)
+                # writes wait for the end of the batch (prefetch.py): no autoflush of half-written rows meanwhile
+                uow.session.autoflush = False
             blocked: set[str] = set()  # patients with a failure in this batch: their later rows wait
             verdicts: list[RowVerdict] = []
             for row, one in zip(rows, mapped, strict=True):
                 if row.patient_key and row.patient_key in blocked:
                     continue
-                if batch_patients is not None and one is not None and one.canonical.event == "A40":
-                    batch_patients.enabled = False  # a merge moves rows behind the snapshot: read the store
+                if batch_view is not None and batch_view.patients.enabled and one is not None \
+                        and one.canonical.event == "A40":
+                    # a merge moves rows behind the snapshot: write what waits, then read the store
+                    _optimistic(batch_view.write_pending)
+                    batch_view.patients.enabled = False
+                    uow.session.autoflush = True
                 status, outcome, error = self._process(view, row, one, careful, cache)
                 attempts = row.attempts + 1
                 next_at = None
@@ -304,9 +341,17 @@ class Pipeline:
                 for pid in (outcome.get("rapport") or {}).get("recherche_ins", []):
                     if pid not in report.recherche_ins:
                         report.recherche_ins.append(pid)
+            if batch_view is not None:
+                _optimistic(batch_view.write_pending)
+                uow.session.autoflush = True
             if self.queue_ins_lookups:
-                self._queue_ins_lookups(uow, report, careful)
-            uow.session.flush()
+                if batch_view is not None and report.recherche_ins:
+                    batch_view.identite.prefetch(report.recherche_ins, uow.intake.recherches_of)
+                self._queue_ins_lookups(uow, batch_view, report, careful)
+            if careful:
+                uow.session.flush()
+            else:  # the INSi look-ups and traces the hook added
+                _optimistic(uow.session.flush)
             uow.intake.finish_many(verdicts, now)
             report.batches = 1 if rows else 0
         return report

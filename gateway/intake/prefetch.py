@@ -5,12 +5,22 @@ message, so this is what makes a worker drain hundreds of messages per second.
 
 Only reads it can answer exactly are answered from the snapshot; anything else goes to the database. A merge (A40)
 moves rows between patients behind the snapshot's back, so the pipeline turns the cache off before one.
+
+Writes are deferred to the end of the batch: a new patient or stay gets its id from a pool (``IdPool``,
+``uow.intake.allocate_ids``) instead of a flush, stays out of the session until ``write_pending`` inserts the batch's
+new patients, then its new stays (one executemany each: the ORM would not order rows of unrelated mappers by their
+foreign keys), and the pipeline's final flush writes the children (identifiers, movements, contexts) and the
+changes in a few executemany statements. The registry's own ``uow.flush()`` calls (which were there to learn ids)
+are no-ops while the snapshot is on; autoflush is off while the batch's messages are applied, since every read the
+use cases make is answered here or concerns rows the batch did not touch.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from orientation_core.identite.model import RechercheInsi
 from orientation_core.patients.model import (
     Identifiant,
     Mouvement,
@@ -25,10 +35,39 @@ from orientation_core.ports import PatientRepository
 Key = tuple[TypeIdentifiantPatient, str, str]
 
 
+class IdPool:
+    """Primary keys handed out to the batch's new patients and stays: ``expected`` of each taken at once, more one
+    at a time if the estimate was short."""
+
+    def __init__(self, allocate: Callable[[str, int, int], list[int]], expected: dict[str, int]) -> None:
+        self._allocate = allocate
+        self._expected = dict(expected)
+        self._free: dict[str, list[int]] = {}
+        self._last: dict[str, int] = {}  # handed out, maybe not written yet: a later allocation starts above
+
+    def expect(self, table: str, count: int) -> None:
+        self._expected[table] = count
+
+    def next(self, table: str) -> int:
+        free = self._free.get(table)
+        if not free:
+            count = max(self._expected.pop(table, 1), 1)
+            free = self._free[table] = sorted(self._allocate(table, count, self._last.get(table, 0)), reverse=True)
+        self._last[table] = free.pop()
+        return self._last[table]
+
+
 class BatchPatients:
-    def __init__(self, inner: PatientRepository, snapshot: RegistrySnapshot) -> None:
+    def __init__(self, inner: PatientRepository, snapshot: RegistrySnapshot, ids: IdPool | None = None,
+                 insert_new: Callable[[list[Any]], None] | None = None) -> None:
         self._inner = inner
         self.enabled = True
+        self._pool = ids
+        self._insert_new = insert_new
+        self._unsaved: list[Patient | Sejour] = []  # new patients, then new stays, written by ``write_pending``
+        # set by BatchUnitOfWork: writes what was deferred (a deletion needs its row flushed, and is flushed at
+        # once: the ORM inserts before it deletes, so a key removed then added again in one flush would collide)
+        self.write_now: Callable[[], None] | None = None
         self._valeurs = set(snapshot.valeurs)
         self._stay_keys = set(snapshot.sejour_keys)
         self._by_key: dict[Key, Identifiant] = {}
@@ -47,6 +86,25 @@ class BatchPatients:
             self._moves.setdefault(move.sejour_id, []).append(move)
         self._new_patients: list[Patient] = []
         self._new_stays: list[Sejour] = []
+
+    @property
+    def deferring(self) -> bool:
+        """New rows get pooled ids and wait for ``write_pending`` (the snapshot is on and a pool was given)."""
+        return self.enabled and self._pool is not None and self._insert_new is not None
+
+    def _flush_if_deferring(self) -> None:
+        if self.deferring and self.write_now is not None:
+            self.write_now()
+
+    def is_new(self, patient_id: int | None) -> bool:
+        return any(p.id == patient_id for p in self._new_patients)
+
+    def write_pending(self) -> None:
+        """Insert the batch's new patients, then its new stays; their children can be flushed after this."""
+        if self._unsaved and self._insert_new is not None:
+            pending = sorted(self._unsaved, key=lambda o: 0 if isinstance(o, Patient) else 1)
+            self._unsaved = []
+            self._insert_new(pending)
 
     # ---- helpers -------------------------------------------------------------------------------------------------
 
@@ -81,7 +139,7 @@ class BatchPatients:
         if self.enabled:
             ident = self._by_key.get((type_, valeur, autorite))
             if ident is not None:
-                return self._inner.get(ident.patient_id)
+                return self.get(ident.patient_id)
             if valeur in self._valeurs:
                 return None
         return self._inner.by_identifier(type_, valeur, autorite)
@@ -92,7 +150,7 @@ class BatchPatients:
         return self._inner.identifiers(patient_id)
 
     def sejour_by_nda(self, etablissement_id: int, nda: str) -> Sejour | None:
-        if self.enabled and (etablissement_id, nda) in self._stay_keys:
+        if self.enabled and ((etablissement_id, nda) in self._stay_keys or (etablissement_id, nda) in self._stays):
             return self._stays.get((etablissement_id, nda))
         return self._inner.sejour_by_nda(etablissement_id, nda)
 
@@ -115,7 +173,13 @@ class BatchPatients:
     # ---- writes: to the session, and into the snapshot ------------------------------------------------------------
 
     def add(self, patient: Patient) -> None:
-        self._inner.add(patient)
+        if self.deferring and patient.id is None:
+            assert self._pool is not None
+            patient.id = self._pool.next("patient")
+            self._unsaved.append(patient)
+            self._patients[patient.id] = patient
+        else:
+            self._inner.add(patient)
         self._new_patients.append(patient)
 
     def add_identifier(self, identifiant: Identifiant) -> None:
@@ -125,7 +189,9 @@ class BatchPatients:
             self._ids[identifiant.patient_id].append(identifiant)
 
     def remove_identifier(self, identifiant: Identifiant) -> None:
+        self._flush_if_deferring()
         self._inner.remove_identifier(identifiant)
+        self._flush_if_deferring()
         key = (identifiant.type, identifiant.valeur, identifiant.autorite)
         if self._by_key.get(key) is identifiant:
             del self._by_key[key]
@@ -134,7 +200,12 @@ class BatchPatients:
             owned.remove(identifiant)
 
     def add_sejour(self, sejour: Sejour) -> None:
-        self._inner.add_sejour(sejour)
+        if self.deferring and sejour.id is None:
+            assert self._pool is not None
+            sejour.id = self._pool.next("sejour")
+            self._unsaved.append(sejour)
+        else:
+            self._inner.add_sejour(sejour)
         self._stays[(sejour.etablissement_id, sejour.nda)] = sejour
         self._new_stays.append(sejour)
 
@@ -149,18 +220,93 @@ class BatchPatients:
             self._ctx[contexte.patient_id].append(contexte)
 
     def remove_contexte(self, contexte: PatientContexte) -> None:
+        self._flush_if_deferring()
         self._inner.remove_contexte(contexte)
+        self._flush_if_deferring()
         owned = self._ctx.get(contexte.patient_id)
         if owned is not None and contexte in owned:
             owned.remove(contexte)
 
 
+class BatchDossiers:
+    """``dossiers`` for the batch: renamed patients' dossiers are refreshed once, at the end of the batch
+    (``uow.intake.refresh_patient_names``), with the patient's final name; a patient created in this batch has no
+    dossier yet. Everything else is the real repository."""
+
+    def __init__(self, inner: Any, patients: BatchPatients) -> None:
+        self._inner = inner
+        self._patients = patients
+        self.renamed: dict[int, Patient] = {}
+
+    def refresh_patient_name(self, patient: Patient) -> None:
+        if not self._patients.deferring or patient.id is None:
+            self._inner.refresh_patient_name(patient)
+        elif not self._patients.is_new(patient.id):
+            self.renamed[patient.id] = patient
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class BatchIdentite:
+    """``identite`` for the batch's INSi hook: the pending look-ups of the batch's patients in one query (none for
+    a patient created in this batch), and new look-ups with pooled ids, written by the batch's final flush."""
+
+    def __init__(self, inner: Any, patients: BatchPatients, ids: IdPool | None) -> None:
+        self._inner = inner
+        self._patients = patients
+        self._pool = ids
+        self._known: dict[int, list[RechercheInsi]] = {}
+
+    def prefetch(self, patient_ids: list[int], recherches_of: Callable[[list[int]], dict[int, list[RechercheInsi]]]
+                 ) -> None:
+        if not self._patients.deferring:
+            return
+        if self._pool is not None:  # at most one new look-up per patient
+            self._pool.expect("insi_recherche", len(patient_ids))
+        old = [pid for pid in patient_ids if not self._patients.is_new(pid)]
+        self._known = {pid: [] for pid in patient_ids if self._patients.is_new(pid)}
+        self._known.update(recherches_of(old) if old else {})
+
+    def recherches(self, patient_id: int) -> list[RechercheInsi]:
+        if self._patients.deferring and patient_id in self._known:
+            return list(self._known[patient_id])
+        return list(self._inner.recherches(patient_id))
+
+    def add_recherche(self, recherche: RechercheInsi) -> None:
+        if self._patients.deferring and self._pool is not None and recherche.id is None:
+            recherche.id = self._pool.next("insi_recherche")
+        self._inner.add_recherche(recherche)
+        if recherche.patient_id in self._known:
+            self._known[recherche.patient_id].append(recherche)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
 class BatchUnitOfWork:
     """The batch's unit of work with ``patients`` answered by ``BatchPatients``; everything else is the real one."""
 
-    def __init__(self, uow: Any, patients: BatchPatients) -> None:
+    def __init__(self, uow: Any, patients: BatchPatients, ids: IdPool | None = None) -> None:
         self._uow = uow
         self.patients = patients
+        self.dossiers = BatchDossiers(uow.dossiers, patients)
+        self.identite = BatchIdentite(uow.identite, patients, ids)
+        patients.write_now = self.write_pending
+
+    def flush(self) -> None:
+        """The use cases flush to learn new ids: pooled ids make that unnecessary while writes are deferred."""
+        if self.patients.deferring:
+            return
+        self.write_pending()
+
+    def write_pending(self) -> None:
+        """Everything the batch deferred, in foreign-key order: new patients, new stays, then the ORM flush."""
+        self.patients.write_pending()
+        self._uow.session.flush()
+        if self.dossiers.renamed:
+            self._uow.intake.refresh_patient_names(list(self.dossiers.renamed.values()))
+            self.dossiers.renamed.clear()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._uow, name)

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
 
+from orientation_core.identite.model import RechercheInsi
 from orientation_core.inbox.model import InboxMessage, InboxSource, InboxStatus
 from orientation_core.patients.model import (
     Identifiant,
@@ -194,6 +195,63 @@ class SqlIntake:
                                           .order_by(t.mouvement.c.id))) if sejour_ids else []
         return RegistrySnapshot(sorted(set(valeurs)), sorted(keys), patients, identifiers, sejours, mouvements,
                                 contextes)
+
+    def allocate_ids(self, table: str, count: int, after: int = 0) -> list[int]:
+        """``count`` fresh primary keys of ``patient``, ``sejour`` or ``insi_recherche``, so that a batch can create
+        rows and their children without one flush per message to learn each id. PostgreSQL: from the column's
+        sequence (safe with concurrent workers; unused values are gaps, as after any rollback). SQLite: after the
+        highest id and ``after`` (the last id this transaction took, maybe not written yet) — the caller holds the
+        database's write lock (``lock_writes``), so no other writer can take them."""
+        if count <= 0:
+            return []
+        tbl = {"patient": t.patient, "sejour": t.sejour, "insi_recherche": t.insi_recherche}[table]
+        with self._s.no_autoflush:  # the batch's deferred rows are not ready to be written yet
+            if self._s.get_bind().dialect.name == "postgresql":
+                seq = sa.func.pg_get_serial_sequence(table, "id")
+                return [int(i) for (i,) in self._s.execute(
+                    sa.select(sa.func.nextval(seq)).select_from(sa.func.generate_series(1, count)))]
+            top = max(int(self._s.scalar(sa.select(sa.func.coalesce(sa.func.max(tbl.c.id), 0))) or 0), after)
+        return list(range(top + 1, top + 1 + count))
+
+    def insert_new(self, objects: Sequence[Patient | Sejour]) -> None:
+        """Insert new patients or stays whose ids are already assigned (``allocate_ids``): one executemany per
+        class, in the order given (parents first), then attach them to the session as persistent objects, so that
+        later changes are ordinary UPDATEs and their children, flushed after, find them."""
+        groups: dict[type, list[Patient | Sejour]] = {}
+        for obj in objects:
+            groups.setdefault(type(obj), []).append(obj)
+        for cls, objs in groups.items():
+            mapper: Mapper[Any] = sa.inspect(cls)
+            cols = [(prop.key, prop.columns[0].key) for prop in mapper.column_attrs]
+            table = t.patient if cls is Patient else t.sejour
+            self._s.execute(sa.insert(table), [{col: getattr(o, key) for key, col in cols} for o in objs])
+            for obj in objs:
+                make_transient_to_detached(obj)
+                self._s.add(obj)
+
+    def recherches_of(self, patient_ids: Sequence[int]) -> dict[int, list[RechercheInsi]]:
+        """``identite.recherches`` for several patients in one query (the batch's INSi hook)."""
+        found: dict[int, list[RechercheInsi]] = {pid: [] for pid in patient_ids}
+        if patient_ids:
+            c = t.insi_recherche.c
+            for r in self._s.scalars(sa.select(RechercheInsi).where(c.patient_id.in_(sorted(set(patient_ids))))
+                                     .order_by(c.id)):
+                found[r.patient_id].append(r)
+        return found
+
+    def refresh_patient_names(self, patients: Sequence[Patient]) -> None:
+        """``dossiers.refresh_patient_name`` for a whole batch: one executemany at the end of the batch instead
+        of one UPDATE (and the autoflush before it) per renamed patient."""
+        if not patients:
+            return
+        d = t.dossier.c
+        self._s.execute(
+            sa.update(t.dossier).where(d.patient_id == sa.bindparam("b_pid")).values(
+                patient_nom_affiche=sa.bindparam("b_affiche"), patient_nom_recherche=sa.bindparam("b_recherche"),
+                patient_nom_naissance_recherche=sa.bindparam("b_naissance")),
+            [{"b_pid": p.id, "b_affiche": p.nom_affiche, "b_recherche": p.nom_recherche,
+              "b_naissance": p.nom_naissance_recherche} for p in patients],
+            execution_options={"synchronize_session": False})
 
     def pending_count(self) -> int:
         return int(self._s.scalar(sa.select(sa.func.count()).select_from(t.inbox_message)

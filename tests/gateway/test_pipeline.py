@@ -306,3 +306,75 @@ def test_a_blocked_patients_backlog_does_not_stall_the_feed(demo_db: Any) -> Non
         assert state[ids[-1]].status == InboxStatus.PROCESSED  # the feed goes on
     finally:
         container.engine.dispose()
+
+
+def test_one_batch_of_several_stories_writes_every_row_and_renames_dossiers(container: Container) -> None:
+    """New patients and stays written at the end of the batch (pooled ids), a known patient renamed (its dossiers
+    follow), INSi look-ups queued for the provisional identities: all in one batch, each row processed once."""
+    other = {"900001^": "900002^", "|VALI": "|PROV", "2026000123^": "2026000456^", "HSE-A28-0001": "O-A28",
+             "HSE-A01-0003": "O-A01"}
+    with container.uow() as uow:
+        known = uow.patients.by_identifier(TypeIdentifiantPatient.IPP, "100002", FINESS)  # demo: Nguyen Bao
+        assert known is not None and known.id is not None and uow.dossiers.for_patient(known.id)
+    ids = store(container, sample("adt_a28__creation"), rewrite(sample("adt_a28__creation"), other),
+                sample("adt_a01__nominal"), rewrite(sample("adt_a01__nominal"), other),
+                rewrite(sample("adt_a31__update"), {"900001^": "100002^", "|VALI": "|PROV"}),
+                sample("adt_a02__transfer"), sample("adt_a03__discharge"))
+    pipeline = Pipeline(container.uow, container.env)
+    woken: list[list[int]] = []
+    pipeline.on_ins_lookup.append(woken.append)
+    report = pipeline.drain()
+    assert report.as_dict() == {"processed": 7, "rejected": 0, "failed": 0, "dead": 0, "batches": 1}
+    assert all(attempts(container, i) == ["processed"] for i in ids)
+    with container.uow() as uow:
+        first = uow.patients.by_identifier(TypeIdentifiantPatient.IPP, "900001", FINESS)
+        second = uow.patients.by_identifier(TypeIdentifiantPatient.IPP, "900002", FINESS)
+        assert first is not None and first.id is not None and second is not None and second.id is not None
+        assert first.id != second.id
+        (stay,) = uow.patients.sejours(first.id)
+        assert stay.id is not None and stay.statut is StatutSejour.SORTI
+        assert [m.evenement for m in uow.patients.mouvements(stay.id)] == ["A01", "A02", "A03"]
+        (stay2,) = uow.patients.sejours(second.id)
+        assert stay2.id is not None and (stay2.nda, stay2.statut) == ("2026000456", StatutSejour.EN_COURS)
+        assert [(m.evenement, m.patient_id) for m in uow.patients.mouvements(stay2.id)] == [("A01", second.id)]
+        assert {c.patient_id for c in uow.patients.contextes(second.id)} == {second.id}
+        renamed = uow.patients.get(known.id)
+        assert renamed.nom_naissance == "ADRUN"
+        assert {d.patient_nom_affiche for d in uow.dossiers.for_patient(known.id)} == {renamed.nom_affiche}
+        # one look-up per provisional identity (the new one, and the known one whose strict traits changed),
+        # its id in the identity trace
+        for pid in (second.id, known.id):
+            (recherche,) = [r for r in uow.identite.recherches(pid) if r.motif == "intake"]
+            traces = [tr for tr in uow.identite.traces(pid) if tr.action == "recherche_demandee"]
+            assert [tr.details["recherche_id"] for tr in traces] == [recherche.id]
+        assert not uow.identite.recherches(first.id)  # qualified: nothing to ask
+    assert woken == [[second.id, known.id]]
+
+
+def test_an_ins_withdrawn_then_sent_again_in_one_batch(container: Container) -> None:
+    store(container, sample("adt_a28__creation"))
+    container.run_task("ingest.process")
+    down, up = store(container, rewrite(sample("adt_a31__update"), {"|VALI": "|PROV"}),
+                     rewrite(sample("adt_a31__update"), {"HSE-A31-0001": "HSE-A31-0002"}))
+    assert container.run_task("ingest.process") == {"processed": 2, "rejected": 0, "failed": 0, "dead": 0,
+                                                    "batches": 1}
+    state = rows(container)
+    assert [c["code"] for c in state[down].outcome["rapport"]["conflits"]] == ["ins.retire"]
+    assert "ins.enregistre" in state[up].outcome["rapport"]["applique"]
+    assert attempts(container, down) == attempts(container, up) == ["processed"]
+    with container.uow() as uow:
+        patient = uow.patients.by_identifier(TypeIdentifiantPatient.IPP, "900001", FINESS)
+        assert patient is not None and patient.id is not None
+        assert sorted(i.type.value for i in uow.patients.identifiers(patient.id)) == sorted(
+            [TypeIdentifiantPatient.IPP.value, TypeIdentifiantPatient.INS_NIR.value])
+
+
+def test_pooled_ids_never_repeat_within_a_transaction(container: Container) -> None:
+    """The batch takes ids before it writes its rows: a second allocation starts above the first one's."""
+    with container.uow() as uow:
+        uow.intake.lock_writes()
+        top = uow.session.scalar(sa.select(sa.func.max(tables.patient.c.id))) or 0
+        first = uow.intake.allocate_ids("patient", 3)
+        second = uow.intake.allocate_ids("patient", 2, after=first[-1])
+        assert len(set(first + second)) == 5 and min(first) > top and min(second) > max(first)
+        uow.rollback()
