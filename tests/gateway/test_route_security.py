@@ -119,6 +119,7 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/charte"): USER, ("POST", "/charte"): USER, ("GET", "/compte"): USER, ("POST", "/compte"): USER,
     ("GET", "/compte/delegations"): USER, ("POST", "/compte/delegations"): USER,
     ("POST", "/compte/delegations/{delegation_id}/revocation"): USER, ("POST", "/compte/invitations/{token}"): USER,
+    ("POST", "/compte/delegations/{delegation_id}/modification"): USER,
     ("GET", "/liberal"): USER, ("POST", "/liberal/dossiers/{dossier_id}/{reponse}"): USER,
 }
 
