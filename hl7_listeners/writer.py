@@ -34,7 +34,7 @@ Item = tuple[NewInboxMessage, Callback]
 class GroupCommitWriter:
     def __init__(self, stores: Sequence[InboxWriter], loop: asyncio.AbstractEventLoop, *,
                  on_stored: Callable[[list[int]], None] | None = None, max_batch: int = 512,
-                 gather_seconds: float = 0.01, after_batch: Callable[[], None] | None = None) -> None:
+                 gather_seconds: float = 0.004, after_batch: Callable[[], None] | None = None) -> None:
         if not stores:
             raise ValueError("at least one store")
         self._stores = list(stores)
@@ -98,9 +98,10 @@ class GroupCommitWriter:
                 # come back within a round trip: waiting for them fills the batch instead of alternating
                 # half-batches. The wait is bounded by the previous commit's duration (break-even: a sender that
                 # misses this batch waits a whole commit more, and pays one more fsync) and by
-                # ``gather_seconds``; a full batch (as many rows as the previous one) commits at once, and a
-                # sender gone quiet lowers ``expected`` at the next batch. Measured at 64 connections on SQLite
-                # (benchmarks/mllp_ingest.py): 55–57 rows per commit against 44–50 with a fixed 2 ms window.
+                # ``gather_seconds`` (4 ms: after an fsync stalled by another process's writes, a longer wait
+                # would add to the ACK latency tail); a full batch (as many rows as the previous one) commits at
+                # once, and a sender gone quiet lowers ``expected`` at the next batch. Measured at 64 connections on
+                # SQLite (benchmarks/mllp_ingest.py): 53–58 rows per commit against 44–50 with a fixed 2 ms window.
                 deadline = time.monotonic() + min(self._gather, last_commit)
                 while len(batch) < expected and not stopping:
                     remaining = deadline - time.monotonic()
