@@ -86,6 +86,7 @@ def prepare(url: str) -> UnitOfWorkFactory:
         etab = Etablissement(finess="690001011", nom="Hôpital Saint-Exupéry (bench)", secteur=Secteur.SANITAIRE)
         uow.directory.add_etablissement(etab)
         uow.flush()
+        assert etab.id is not None
         for code in ("1101", "1102", "1103"):
             uow.directory.add_unite(Unite(etablissement_id=etab.id, code_uf=code, nom=f"UF {code}",
                                           type=TypeUnite.MCO))

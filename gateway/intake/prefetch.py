@@ -303,6 +303,8 @@ class BatchUnitOfWork:
     def write_pending(self) -> None:
         """Everything the batch deferred, in foreign-key order: new patients, new stays, then the ORM flush."""
         self.patients.write_pending()
+        if self.patients.deferring:
+            self._uow.intake.number_new_rows()
         self._uow.session.flush()
         if self.dossiers.renamed:
             self._uow.intake.refresh_patient_names(list(self.dossiers.renamed.values()))

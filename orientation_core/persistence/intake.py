@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
 
-from orientation_core.identite.model import RechercheInsi
+from orientation_core.identite.model import RechercheInsi, TraceIdentite
 from orientation_core.inbox.model import InboxMessage, InboxSource, InboxStatus
 from orientation_core.patients.model import (
     Identifiant,
@@ -36,6 +36,12 @@ _C = t.inbox_message.c
 _A = t.inbox_attempt.c
 UNFINISHED = (InboxStatus.RECEIVED, InboxStatus.PROCESSING, InboxStatus.FAILED)
 DUE = (InboxStatus.RECEIVED, InboxStatus.FAILED)
+# Tables whose ids the pipeline takes before it writes (``allocate_ids``).
+_POOLED = {tbl.name: tbl for tbl in (t.patient, t.sejour, t.insi_recherche, t.patient_identifiant, t.mouvement,
+                                     t.patient_contexte, t.identite_trace)}
+# New child rows numbered before the batch's flush (``number_new_rows``).
+_NUMBERED: dict[type, str] = {Identifiant: "patient_identifiant", Mouvement: "mouvement",
+                              PatientContexte: "patient_contexte", TraceIdentite: "identite_trace"}
 # Columns listed without the raw bytes and the ACK: what a search result shows.
 _SUMMARY = [c for c in t.inbox_message.c if c.name not in ("raw", "ack")]
 
@@ -197,14 +203,15 @@ class SqlIntake:
                                 contextes)
 
     def allocate_ids(self, table: str, count: int, after: int = 0) -> list[int]:
-        """``count`` fresh primary keys of ``patient``, ``sejour`` or ``insi_recherche``, so that a batch can create
-        rows and their children without one flush per message to learn each id. PostgreSQL: from the column's
+        """``count`` fresh primary keys of a registry table (``_POOLED``), so that a batch can create rows and their
+        children without one flush per message to learn each id, and write them with plain executemany statements
+        (no ``RETURNING``, the same SQL text every batch: cached, prepared on PostgreSQL). PostgreSQL: from the column's
         sequence (safe with concurrent workers; unused values are gaps, as after any rollback). SQLite: after the
         highest id and ``after`` (the last id this transaction took, maybe not written yet) — the caller holds the
         database's write lock (``lock_writes``), so no other writer can take them."""
         if count <= 0:
             return []
-        tbl = {"patient": t.patient, "sejour": t.sejour, "insi_recherche": t.insi_recherche}[table]
+        tbl = _POOLED[table]
         with self._s.no_autoflush:  # the batch's deferred rows are not ready to be written yet
             if self._s.get_bind().dialect.name == "postgresql":
                 seq = sa.func.pg_get_serial_sequence(table, "id")
@@ -212,6 +219,20 @@ class SqlIntake:
                     sa.select(sa.func.nextval(seq)).select_from(sa.func.generate_series(1, count)))]
             top = max(int(self._s.scalar(sa.select(sa.func.coalesce(sa.func.max(tbl.c.id), 0))) or 0), after)
         return list(range(top + 1, top + 1 + count))
+
+    def number_new_rows(self) -> None:
+        """Ids for the session's new identifiers, movements, contexts and identity traces, just before the batch's
+        flush, in the order they were added (a movement's id orders it among movements of the same instant): the
+        ORM then writes them with plain executemany statements instead of multi-row INSERT … RETURNING."""
+        waiting: dict[str, list[Any]] = {}
+        for obj in self._s.new:
+            table = _NUMBERED.get(type(obj))
+            if table is not None and getattr(obj, "id", None) is None:
+                waiting.setdefault(table, []).append(obj)
+        for table, objs in waiting.items():
+            objs.sort(key=lambda o: sa.inspect(o).insert_order)
+            for obj, new_id in zip(objs, self.allocate_ids(table, len(objs)), strict=True):
+                obj.id = new_id
 
     def insert_new(self, objects: Sequence[Patient | Sejour]) -> None:
         """Insert new patients or stays whose ids are already assigned (``allocate_ids``): one executemany per

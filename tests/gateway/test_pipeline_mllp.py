@@ -82,7 +82,7 @@ def test_a_feed_sent_over_mllp_ends_in_the_registry(demo_db: Any) -> None:
             patient = uow.patients.by_identifier(TypeIdentifiantPatient.IPP, "900001", "690001011")
             assert patient is not None and patient.id is not None
             (sejour,) = uow.patients.sejours(patient.id)
-            assert (sejour.statut, sejour.code_uf) == (StatutSejour.SORTI, "1102")
+            assert (sejour.statut, sejour.code_uf) == (StatutSejour.SORTI, "1102") and sejour.id is not None
             assert len(uow.patients.mouvements(sejour.id)) == 3
     finally:
         container.tasks.stop()
