@@ -179,6 +179,7 @@ def uows(request: pytest.FixtureRequest) -> Factory:
         etab = Etablissement(finess=FINESS, nom="Hôpital Saint-Exupéry", secteur=Secteur.SANITAIRE)
         uow.directory.add_etablissement(etab)
         uow.flush()
+        assert etab.id is not None
         for code in ("1101", "1102"):
             uow.directory.add_unite(Unite(etablissement_id=etab.id, code_uf=code, nom=f"UF {code}",
                                           type=TypeUnite.MCO))
@@ -204,7 +205,8 @@ def identity(ipp: r.IdentifiantRef = IPP, ins: r.IdentifiantRef | None = INS, **
     return r.IdentiteEntrante(ipp=ipp, traits=traits(statut, **kw), ins=ins, ins_supprime=supprime)
 
 
-def ids_of(uow: Any, patient_id: int) -> set[tuple[str, str]]:
+def ids_of(uow: Any, patient_id: int | None) -> set[tuple[str, str]]:
+    assert patient_id is not None
     return {(i.type.value, i.valeur) for i in uow.patients.identifiers(patient_id)}
 
 
@@ -289,6 +291,7 @@ def test_a40_merges_identifiers_stays_and_context_into_the_survivor(uows: Factor
         gone = r.upsert_identity(uow, env, identity(ipp=gone_ipp, ins=None, statut=StatutIdentite.PROVISOIRE),
                                  r.Rapport())
         r.apply_movement(uow, env, gone, movement("A01", "MVT-1", nda="N-GONE"), r.Rapport())
+        assert gone.id is not None
         r.save_context(uow, env, gone.id, "hl7v2", {"contacts": [{"nom": "ADRUN"}]}, {"contacts[0]": "NK1[1]"}, "M1")
         sid, gid = survivor.id, gone.id
     with uows() as uow:
@@ -301,7 +304,8 @@ def test_a40_merges_identifiers_stays_and_context_into_the_survivor(uows: Factor
         assert [s.nda for s in uow.patients.sejours(sid)] == ["N-GONE"]
         assert uow.patients.contextes(sid)[0].donnees["contacts"] == [{"nom": "ADRUN"}]
         # every later message about the merged-away IPP lands on the survivor
-        assert r.resolve(uow, gone_ipp).id == sid
+        resolved = r.resolve(uow, gone_ipp)
+        assert resolved is not None and resolved.id == sid
     with uows() as uow:  # a replay of the A40 changes nothing
         rapport = r.Rapport()
         r.merge(uow, env, identity(), gone_ipp, rapport)
@@ -316,8 +320,10 @@ def movement(event: str, mvt: str, *, action: str = "INSERT", at: dt.datetime | 
                               debut=at, classe=classe, code_uf=uf, evenement_origine=origine, message_id=f"M-{mvt}")
 
 
-def stay(uow: Any, pid: int) -> Sejour:
+def stay(uow: Any, pid: int | None) -> Sejour:
+    assert pid is not None
     (found,) = uow.patients.sejours(pid)
+    assert isinstance(found, Sejour)
     return found
 
 
@@ -396,6 +402,7 @@ def test_a_stay_of_an_unknown_etablissement_is_refused_with_a_french_message(uow
 def test_context_keeps_sections_the_next_message_does_not_carry(uows: Factory, env: Env) -> None:
     with uows() as uow:
         pid = r.upsert_identity(uow, env, identity(), r.Rapport()).id
+        assert pid is not None
         r.save_context(uow, env, pid, "hl7v2", {"contacts": [{"nom": "A"}], "medecin_traitant": {"rpps": "1"}},
                        {"contacts[0]": "NK1[1]", "medecin_traitant": "ROL[1]-4"}, "M1")
     with uows() as uow:
