@@ -68,6 +68,13 @@ class DemoLoader:
                 self._dossier(uow, spec, i)
         with self.container.uow() as uow:
             report = sweep(uow, self.container.env)
+            # The demo's history is made up: its notifications are shown in-app, never e-mailed to anybody
+            # (those already dispatched during the load queued their alerts: withdrawn, marked so).
+            for message in uow.outbox.pending(10_000):
+                message.payload = {**message.payload, "alerte_email": False}
+            for mail in uow.outbox.pending(10_000, mail=True):
+                mail.payload = {**mail.payload, "retire": "historique de démonstration"}
+                mail.dispatched_at = self.container.env.clock.now()
         return (f"Démo chargée : {len(self.etabs)} établissements, {len(self.unites)} unités, {len(self.users)} "
                 f"utilisateurs, {len(self.patients)} patients, {len(self.data['dossiers'])} dossiers ; "
                 f"balayage des délais : {report.total} action(s).")

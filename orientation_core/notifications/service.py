@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from orientation_core.demande.workflow import STATUS_LABELS, Status
 from orientation_core.history import Notification, OutboxMessage
+from orientation_core.people import accounts
 from orientation_core.people.model import Role
 from orientation_core.ports import Env, UnitOfWork
 
 PRESCRIPTEUR_ROLES = (Role.PRESCRIPTEUR, Role.PRESCRIPTEUR_MEDICAL)
 RECEVEUR_ROLES = (Role.RECEVEUR, Role.RECEVEUR_MEDICAL, Role.MEDECIN_COORDONNATEUR)
+ALERT_FOOTER = "Vous recevez ce message car les alertes e-mail sont activées dans « Mon compte »."
 
 
 def dispatch(uow: UnitOfWork, env: Env, limit: int = 200) -> int:
@@ -48,11 +50,19 @@ def _recipients(uow: UnitOfWork, env: Env, message: OutboxMessage) -> set[int]:
 def _deliver(uow: UnitOfWork, env: Env, message: OutboxMessage) -> None:
     payload = message.payload
     titre, texte = _text(message)
+    numero = uow.dossiers.get(int(payload["dossier_id"])).numero if payload.get("dossier_id") else ""
     for user_id in sorted(_recipients(uow, env, message)):
         uow.notifications.add(Notification(
             user_id=user_id, titre=titre, message=texte, created_at=message.created_at,
             dossier_id=payload.get("dossier_id"), demande_id=payload.get("demande_id"),
         ))
+        user = uow.users.get(user_id)
+        if payload.get("alerte_email", True) and user.alertes_email and user.actif and user.email:
+            # Alerts are on by default (the incumbent's are off and users miss status changes). An e-mail leaves
+            # the hospital's systems: it names the dossier number only, never the patient.
+            accounts.mail(uow, env, user.email, f"Aiguillage : {titre}" + (f" (dossier {numero})" if numero else ""),
+                          f"{texte}\n\nDossier {numero or '—'} : connectez-vous à Aiguillage pour le consulter.\n"
+                          f"{ALERT_FOOTER}")
 
 
 def _text(message: OutboxMessage) -> tuple[str, str]:

@@ -692,6 +692,27 @@ def test_notifications_reach_the_right_side_once(world: World) -> None:
     assert inbox(world.presc) == [answered] and inbox(world.receveur) == [sent]
 
 
+def test_status_changes_are_emailed_to_users_with_alerts_on_without_patient_data(world: World) -> None:
+    with world.uow() as uow:
+        uow.users.get(world.receveur_med).alertes_email = False  # opted out in "Mon compte"
+    dossier_id = world.dossier()
+    world.send(dossier_id, world.smr1)
+    with world.uow() as uow:
+        notification_service.dispatch(uow, world.env)
+    with world.uow() as uow:
+        mails = [m.payload for m in uow.outbox.pending(100, mail=True)]
+        receveur = uow.users.get(world.receveur)
+        receveur_med = uow.users.get(world.receveur_med)
+        dossier = uow.dossiers.get(dossier_id)
+        patient = uow.patients.get(dossier.patient_id)
+    assert [m["to"] for m in mails] == [receveur.email], "alerts on by default; the opted-out doctor gets none"
+    assert receveur_med.email not in {m["to"] for m in mails}
+    (mail,) = mails
+    assert dossier.numero in mail["subject"] and "En attente de réponse" in mail["subject"]
+    for trait in (patient.nom_naissance, patient.premier_prenom, patient.date_naissance.isoformat()):
+        assert trait.lower() not in (mail["subject"] + mail["body"]).lower(), "no patient data in an e-mail"
+
+
 def test_relance_of_the_receiving_unit_shows_on_the_dashboard_and_notifies_it(world: World) -> None:
     dossier_id = world.dossier()
     (demande_id,) = world.send(dossier_id, world.smr1)

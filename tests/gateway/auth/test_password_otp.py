@@ -18,23 +18,29 @@ import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
+from orientation_core.notifications.service import ALERT_FOOTER
+
 DEMO_PASSWORD = "Aiguillage2026"  # samples/demo/demo.json "mot_de_passe_demo"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 CODE = re.compile(r"connexion à Aiguillage : (\d{6})")
 
 
 class Inbox:
-    """aiosmtpd handler: every message the server accepted, parsed."""
+    """aiosmtpd handler: every message the server accepted, parsed. Status alerts (the demo's pending
+    notifications, e-mailed to users with alerts on) are kept apart: these tests are about sign-in mails."""
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self.alerts: list[EmailMessage] = []
         self.arrived = threading.Condition()
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # aiosmtpd hook name
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
+        body = message.get_body(("plain",))
+        is_alert = body is not None and ALERT_FOOTER in body.get_content()
         with self.arrived:
-            self.messages.append(message)
+            (self.alerts if is_alert else self.messages).append(message)
             self.arrived.notify_all()
         return "250 OK"
 
