@@ -62,6 +62,7 @@ class DossierRow:
     dossier_lie_id: int | None
     relance_auto: bool
     demandes: list[DemandeSummary] = field(default_factory=list)
+    patient_statut_identite: str = "provisoire"  # RNIV status, shown as a badge wherever the patient is named
 
 
 @dataclass(frozen=True)
@@ -87,3 +88,4 @@ class DemandeRow:
     envoyee_at: dt.datetime | None
     type_orientation: str
     etablissement_demandeur: str
+    patient_statut_identite: str = "provisoire"

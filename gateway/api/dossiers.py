@@ -132,7 +132,8 @@ def get_dossier(dossier_id: int, c: ContainerDep, user_id: UserId) -> dict[str, 
     with c.uow() as uow:
         dossier, _ = dossiers.load(uow, c.env, user_id, dossier_id)
         return s.dossier(dossier, uow.demandes.for_dossier(dossier_id)) | {
-            "pieces_jointes": [s.piece_jointe(p) for p in uow.dossiers.pieces_jointes(dossier_id)]}
+            "pieces_jointes": [s.piece_jointe(p) for p in uow.dossiers.pieces_jointes(dossier_id)],
+            "patient": s.patient_header(uow.patients.get(dossier.patient_id))}
 
 
 @router.patch("/dossiers/{dossier_id}/volets/{volet}")

@@ -45,6 +45,13 @@ def patient(p: Patient) -> dict[str, Any]:
     return plain(p, exclude=("nom_recherche", "nom_naissance_recherche")) | {"nom_affiche": p.nom_affiche}
 
 
+def patient_header(p: Patient) -> dict[str, Any]:
+    """Who the dossier is about, with the identity status shown everywhere a patient is named (RNIV). No INS
+    here: the identity views carry it, and only once qualified."""
+    return {"id": p.id, "nom_affiche": p.nom_affiche, "date_naissance": p.date_naissance.isoformat(),
+            "sexe": p.sexe.value, "statut_identite": p.statut_identite.value, "attributs": list(p.attributs)}
+
+
 def demande(d: Demande, *, actor: Actor | None = None) -> dict[str, Any]:
     out = plain(d) | {"statut_libelle": STATUS_LABELS[d.statut]}
     if actor is not None:

@@ -31,6 +31,7 @@ from orientation_core.patients.model import (
     Patient,
     PatientContexte,
     Sejour,
+    StatutIdentite,
     TypeIdentifiantPatient,
     normalize_name,
 )
@@ -297,6 +298,7 @@ class SqlDossiers:
         has_next = len(rows) > query.page_size
         rows = rows[: query.page_size]
         summaries = self._demande_summaries([r["id"] for r in rows], query.now)
+        statuts = self._statuts_identite({r["patient_id"] for r in rows})
         items = [
             DossierRow(
                 dossier_id=r["id"], numero=r["numero"], module=r["module"], patient_nom=r["patient_nom_affiche"],
@@ -305,10 +307,19 @@ class SqlDossiers:
                 derniere_action_at=r["derniere_action_at"], pieces_jointes=r["nb_pieces_jointes"] > 0,
                 bloc_note=r["bloc_note"], dossier_lie_id=r["dossier_lie_id"],
                 relance_auto=r["relance_auto_at"] is not None, demandes=summaries.get(r["id"], []),
+                patient_statut_identite=statuts.get(r["patient_id"], StatutIdentite.PROVISOIRE).value,
             )
             for r in rows
         ]
         return Page(items, query.page, query.page_size, has_next)
+
+    def _statuts_identite(self, patient_ids: set[int]) -> dict[int, StatutIdentite]:
+        """The identity status of the page's patients: one primary-key look-up, not a join in the ranked query."""
+        if not patient_ids:
+            return {}
+        p = t.patient.c
+        return {row.id: StatutIdentite(row.statut_identite) for row in self._s.execute(
+            sa.select(p.id, p.statut_identite).where(p.id.in_(sorted(patient_ids))))}
 
     def _demande_summaries(self, dossier_ids: list[int], now: dt.datetime) -> dict[int, list[DemandeSummary]]:
         if not dossier_ids:
@@ -375,8 +386,9 @@ class SqlDemandes:
         stmt: sa.Select[Any] = (
             sa.select(dm.id, dm.dossier_id, d.numero, d.module, d.patient_nom_affiche, dm.unite_id,
                       u.nom.label("unite_nom"), dm.statut, dm.statut_at, dm.envoyee_at, d.type_orientation,
-                      e.nom.label("etablissement_nom"))
+                      e.nom.label("etablissement_nom"), t.patient.c.statut_identite)
             .join(t.dossier, d.id == dm.dossier_id)
+            .join(t.patient, t.patient.c.id == d.patient_id)
             .join(t.unite, u.id == dm.unite_id)
             .outerjoin(t.etablissement, e.id == d.etablissement_id)
         )
@@ -401,7 +413,8 @@ class SqlDemandes:
             DemandeRow(demande_id=r.id, dossier_id=r.dossier_id, numero=r.numero, module=Module(r.module),
                        patient_nom=r.patient_nom_affiche, unite_id=r.unite_id, unite_nom=r.unite_nom,
                        statut=Status(r.statut), statut_at=r.statut_at, envoyee_at=r.envoyee_at,
-                       type_orientation=r.type_orientation, etablissement_demandeur=r.etablissement_nom or "")
+                       type_orientation=r.type_orientation, etablissement_demandeur=r.etablissement_nom or "",
+                       patient_statut_identite=StatutIdentite(r.statut_identite).value)
             for r in rows[: query.page_size]
         ]
         return Page(items, query.page, query.page_size, len(rows) > query.page_size)

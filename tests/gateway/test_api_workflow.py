@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from orientation_core.patients.model import StatutIdentite
+
 BLOC_NOTE = "Note interne : la fille souhaite être appelée avant toute décision."
 
 ORIENTATION = {"objectif_prise_en_charge": "Rééducation à la marche après PTH", "type_orientation": "smr",
@@ -402,3 +404,28 @@ def test_refusal_and_cancellation_notifications_carry_the_motive(story: Story) -
                      if n["demande_id"] == demandes["2102"] and n["titre"] == "Demande : Annulée")
     assert "Pas de lit avant trois semaines" in refusal["message"]
     assert "Patient transféré en cardiologie" in cancelled["message"]
+
+
+def test_identity_status_is_shown_wherever_the_patient_is_named(story: Story) -> None:
+    """RNIV: the dossier, the prescripteur dashboard and the receveur list all carry the identity status, and
+    follow it when it changes (here: the identity is qualified)."""
+    api, gw = story.api, story.gw
+
+    def seen() -> tuple[str, str, str]:
+        dossier = story.dossier()
+        presc = api.ok(api.get(gw["MARTIN"], "/api/v1/tableau-de-bord/prescripteur",
+                               params={"recherche": story.numero}))
+        recev = api.ok(api.get(gw["PETIT"], "/api/v1/tableau-de-bord/receveur", params={"recherche": story.numero}))
+        (row,) = presc["items"]
+        (demande_row,) = recev["items"]
+        return (dossier["patient"]["statut_identite"], row["patient_statut_identite"],
+                demande_row["patient_statut_identite"])
+
+    _fill_completely(story)
+    _send(story, ["2101"])
+    dossier = story.dossier()
+    assert dossier["patient"]["nom_affiche"].startswith("TESTARD") and "ins" not in dossier["patient"]
+    assert seen() == ("provisoire",) * 3
+    with api.container.uow() as uow:
+        uow.patients.get(story.patient_id).statut_identite = StatutIdentite.QUALIFIEE
+    assert seen() == ("qualifiee",) * 3
