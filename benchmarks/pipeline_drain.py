@@ -137,7 +137,7 @@ def parse_peers(rows: list[NewInboxMessage]) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--patients", type=int, default=1000)
-    parser.add_argument("--batch-size", type=int, default=50)
+    parser.add_argument("--batch-size", type=int, default=PipelinePolicy().batch_size)
     parser.add_argument("--postgres-url", default=os.environ.get(
         "AIGUILLAGE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--sqlite-only", action="store_true")

@@ -1,9 +1,11 @@
 """Drain the inbox: claim due rows (per-patient order), map each (``mappings.hl7v2``, or ``mappings.fhir`` for rows
 the FHIR intake stored), apply it to the registry, write the verdict and the attempt.
 
-One transaction per batch: a batch of 50 messages costs one commit (fsync bounds a commit-per-message pipeline to
+One transaction per batch: a batch of 100 messages costs one commit (fsync bounds a commit-per-message pipeline to
 a few hundred messages per second on PostgreSQL). The batch reads its registry rows in one snapshot
-(``prefetch.py``) and runs optimistically; if one message fails, the batch is rolled back and redone with one
+(``prefetch.py``), runs optimistically and writes once: new rows take pooled ids, and the batch's inserts and
+updates go out as a few executemany statements at its end (0.37 statements per message on the drain benchmark,
+against 3.3 with one ORM flush per message). If one message fails, the batch is rolled back and redone with one
 savepoint per message, so the failure is recorded on that message alone. Outcomes:
 
 - ``processed``: applied; the outcome lists what was applied, the warnings and the conflicts;
@@ -56,7 +58,9 @@ BATCH_SECONDS = Histogram("aiguillage_ingest_batch_seconds", "Pipeline batch dur
 
 @dataclass(frozen=True)
 class PipelinePolicy:
-    batch_size: int = 50
+    # 100: per-batch costs (claim, snapshot, commit) amortised; measured 50 → 100 → 200 on both stores, 100 and 200
+    # alike; 100 keeps SQLite's write lock (held while a batch writes) short for the listener
+    batch_size: int = 100
     max_attempts: int = 5
     backoff_base_seconds: float = 30.0  # 30 s, 1 min, 2 min, 4 min… capped
     backoff_max_seconds: float = 3600.0
