@@ -110,7 +110,7 @@ class GroupCommitWriter:
                 # ``gather_seconds`` (4 ms: after an fsync stalled by another process's writes, a longer wait
                 # would add to the ACK latency tail); a full batch (as many rows as the previous one) commits at
                 # once, and a sender gone quiet lowers ``expected`` at the next batch. Measured at 64 connections on
-                # SQLite (benchmarks/mllp_ingest.py): 50–59 rows per commit against 44–53 with a fixed 2 ms window.
+                # SQLite (benchmarks/mllp_ingest.py): 50–61 rows per commit against 44–53 with a fixed 2 ms window.
                 wait = min(self._gather, last_commit)
                 if wait > 0:
                     self._enough.clear()
