@@ -6,6 +6,7 @@ otherwise the identity is at most "validée" and the message carries the mapping
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from mappings.canonical import INS_KINDS, Address, Canonical, IdentifierKind, IdentityStatus, Source
@@ -90,6 +91,13 @@ def mouvement(canonical: Canonical) -> MouvementEntrant | None:
     )
 
 
+@functools.lru_cache(maxsize=4096)  # a feed repeats the same few hundred paths: computed once each
+def _rerooted(path: str) -> tuple[str, str] | None:
+    """``_reroot`` and the context section the result belongs to."""
+    rerooted = _reroot(path)
+    return None if rerooted is None else (rerooted, rerooted.split(".")[0].split("[")[0])
+
+
 def _reroot(path: str) -> str | None:
     """Canonical provenance path → DPI-context path (the context is flat: identite, addresses, sejour…)."""
     if path.startswith(("patient.addresses", "patient.telecoms")):
@@ -131,7 +139,7 @@ def context(canonical: Canonical) -> tuple[dict[str, Any], dict[str, str]]:
         data["sejour"] = canonical.stay.model_dump(mode="json", exclude_defaults=True, exclude={"movement"})
     provenance: dict[str, str] = {}
     for path, where in canonical.provenance.items():
-        rerooted = _reroot(path)
-        if rerooted is not None and rerooted.split(".")[0].split("[")[0] in data:
-            provenance[rerooted] = where
+        found = _rerooted(path)
+        if found is not None and found[1] in data:
+            provenance[found[0]] = where
     return data, provenance
