@@ -141,8 +141,11 @@ class SqlIntake:
         first_outside: dict[str, int] = {}
         if keys:
             ids = [r.id for r in rows]
+            # only an earlier row can hold one of ours back: bounding by the batch's last id keeps the index scan
+            # on (patient_key, id) short when a patient has a backlog after this batch
             q = (sa.select(_C.patient_key, sa.func.min(_C.id))
-                 .where(_C.patient_key.in_(sorted(keys)), _C.status.in_(UNFINISHED), _C.id.not_in(ids))
+                 .where(_C.patient_key.in_(sorted(keys)), _C.id < max(ids), _C.status.in_(UNFINISHED),
+                        _C.id.not_in(ids))
                  .group_by(_C.patient_key))
             first_outside = {str(k): int(i) for k, i in self._s.execute(q)}
         return [r for r in rows if not (r.patient_key and first_outside.get(r.patient_key, r.id) < r.id)]
