@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -69,14 +70,16 @@ def identity_qualified(system: str | None, code: str | None) -> bool:
     return code == "VALI"  # 2.1.0 table 0445, or no system
 
 
+# sex (1, 2 — 3, 4 temporary — 7, 8 NIA), year, month, department (2 digits or 2A / 2B), commune, order number.
+_MATRICULE = re.compile(r"^[1-478][0-9]{4}(?:[0-9]{2}|2[AB])[0-9]{6}$")
+
+
 def ins_key_valid(value: str) -> bool:
-    """DOMAIN.md §7: key = 97 - (N mod 97) over the 13-character matricule, 2A → 19 and 2B → 18 (Corsica)."""
-    if len(value) != 15 or not value[13:].isdigit():
+    """DOMAIN.md §7: key = 97 - (N mod 97) over the 13-character matricule, 2A → 19 and 2B → 18 (Corsica).
+    The same rule as ``orientation_core.identite.cle`` (this package is a leaf: a test holds the two together)."""
+    value = value.strip().upper()
+    key = value[13:]
+    if len(value) != 15 or not (key.isascii() and key.isdigit()) or not _MATRICULE.match(value[:13]):
         return False
-    matricule = value[:13].upper()
-    corsica = {"2A": "19", "2B": "18"}.get(matricule[5:7])  # the department: characters 6-7 of the NIR
-    if corsica:
-        matricule = matricule[:5] + corsica + matricule[7:]
-    if not matricule.isdigit():
-        return False
-    return 97 - (int(matricule) % 97) == int(value[13:])
+    dept = value[5:7]
+    return 97 - int(value[:5] + {"2A": "19", "2B": "18"}.get(dept, dept) + value[7:13]) % 97 == int(key)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from ins.errors import InvalidMatricule
+from orientation_core.identite.cle import ins_key
 from orientation_core.identite.model import (
     OID_INS_NIA,
     OID_INS_NIR,
@@ -31,24 +32,13 @@ class Oid(StrEnum):
     INS_NIR_DEMO = OID_INS_NIR_DEMO
 
 
-# sex (1, 2 — 3, 4 NIA-like temporary — 7, 8 NIA), year, month (01–12, 20–42 or 50–99 when unknown), department
-# (2 digits, or 2A / 2B for Corsica), commune or country (3), order number (3).
-_MATRICULE = re.compile(r"^[1-478]\d{4}(?:\d{2}|2[AB])\d{6}$")
-
-
-def _numeric(matricule: str) -> int:
-    dept = matricule[5:7]
-    substituted = {"2A": "19", "2B": "18"}.get(dept, dept)
-    return int(matricule[:5] + substituted + matricule[7:])
-
-
 def compute_key(matricule: str) -> str:
-    """The 2-digit control key of a 13-character matricule."""
-    m = matricule.strip().upper()
-    if not _MATRICULE.match(m):
-        raise InvalidMatricule(f"Matricule INS invalide : 13 caractères attendus ({len(m)} reçus ou format "
-                               "incorrect).")
-    return f"{97 - _numeric(m) % 97:02d}"
+    """The 2-digit control key of a 13-character matricule (the rule: ``orientation_core.identite.cle``)."""
+    key = ins_key(matricule)
+    if key is None:
+        raise InvalidMatricule(f"Matricule INS invalide : 13 caractères attendus ({len(matricule.strip())} reçus "
+                               "ou format incorrect).")
+    return f"{key:02d}"
 
 
 def check_key(matricule: str, cle: str) -> bool:

@@ -24,7 +24,6 @@ from fhir_profiles import (
     EXT_IDENTITY_RELIABILITY,
     development_branch,
     identity_qualified,
-    ins_key_valid,
 )
 from mappings.canonical import (
     INS_OIDS,
@@ -51,6 +50,7 @@ from mappings.canonical import (
     Stay,
     Telecom,
 )
+from orientation_core.identite.cle import ins_key_valid
 
 PARIS = ZoneInfo("Europe/Paris")
 OID_IDNPS = "urn:oid:1.2.250.1.71.4.2.1"

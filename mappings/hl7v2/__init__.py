@@ -14,9 +14,9 @@ from mappings.canonical import Canonical, Issue, Source
 from mappings.hl7v2 import identity, movements
 from mappings.hl7v2.er7 import Message, decode, parse
 from mappings.hl7v2.errors import Hl7ParseError
-from mappings.hl7v2.ins_key import ins_key, ins_key_valid
 from mappings.hl7v2.segments import SUPPORTED_EVENTS, read_msh
 from mappings.hl7v2.validation import validate
+from orientation_core.identite.cle import ins_key, ins_key_valid
 
 
 @dataclass

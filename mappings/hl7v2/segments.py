@@ -31,7 +31,7 @@ from mappings.canonical import (
     Telecom,
 )
 from mappings.hl7v2.er7 import Message, Rep, Segment
-from mappings.hl7v2.ins_key import ins_key_valid
+from orientation_core.identite.cle import ins_key_valid
 
 PARIS = ZoneInfo("Europe/Paris")  # HL7 times without an offset are French local time (PAM FR)
 _DTM = re.compile(r"^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.(\d{1,4}))?([+-]\d{4})?$")

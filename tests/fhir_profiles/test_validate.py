@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fhir_profiles import (
     ADMISSION_SERVICE_REQUEST,
@@ -168,3 +170,28 @@ def test_every_table_0445_code_passes_the_binding() -> None:
     assert validate(patient, FR_CORE_PATIENT) == []
     patient["extension"][0]["extension"][0]["valueCoding"] = {"system": "urn:inconnu", "code": "VALI"}
     assert [i.code for i in validate(patient, FR_CORE_PATIENT)] == ["code-invalid"]
+
+
+def _with_key(matricule: str) -> str:
+    dept = matricule[5:7]
+    return matricule + f"{97 - int(matricule[:5] + {'2A': '19', '2B': '18'}.get(dept, dept) + matricule[7:]) % 97:02d}"
+
+
+@pytest.mark.parametrize("value", [
+    _with_key("2751263220749"), _with_key("185052A123456"), _with_key("185052B123456"),
+    _with_key("5751263220749"),  # no NIR starts with 5: a computing key does not make it an INS
+    "27512632207497", "275126322074974", "2751263220749²4", " 275126322074974 ",
+])
+@settings(max_examples=400, deadline=None)
+@given(generated=st.one_of(
+    st.text(alphabet="0123456789AB²", min_size=13, max_size=16),
+    st.from_regex(r"[1-478][0-9]{4}(?:[0-9]{2}|2[AB])[0-9]{8}", fullmatch=True),
+))
+def test_the_profiles_leaf_copy_of_the_ins_key_rule_answers_like_the_core(value: str, generated: str) -> None:
+    """fhir_profiles may import nothing of ours, so it keeps its own key check: it must never disagree with the
+    rule the HL7 and FHIR intakes and ins use (orientation_core.identite.cle)."""
+    from fhir_profiles.model import ins_key_valid as leaf
+    from orientation_core.identite.cle import ins_key_valid as core
+
+    assert leaf(value) == core(value)
+    assert leaf(generated) == core(generated)
