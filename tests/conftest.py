@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Iterator
 from typing import NoReturn
 
 import pytest
@@ -81,3 +82,38 @@ def redis_url() -> str:
 # ====================================================================================================================
 # 2. Database fixtures
 # ====================================================================================================================
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres(postgres_url: str) -> Iterator[Callable[[str], str]]:
+    """Factory: ``migrated_postgres("label")`` → the URL of a fresh PostgreSQL database of its own (named after the
+    label and this process), built by the real migrations. Asking again for a label rebuilds it empty; every
+    database made is dropped at the end of the session."""
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+
+    from orientation_core.persistence.migrate import upgrade
+
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    made: set[str] = set()
+
+    def drop(name: str) -> None:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    def make(label: str) -> str:
+        name = f"aiguillage_{label}_{os.getpid()}"
+        drop(name)
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        made.add(name)
+        url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+        upgrade(url)
+        return url
+
+    try:
+        yield make
+    finally:
+        for name in made:
+            drop(name)
+        admin.dispose()

@@ -8,7 +8,6 @@ the listener stored (pytest's importlib mode: helpers travel as fixtures, not im
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 import uvloop
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 
 from hl7_listeners.client import MllpClient
 from hl7_listeners.server import ListenerConfig, MllpServer
@@ -36,20 +35,8 @@ def _sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="session")
-def _postgres_url(postgres_url: str) -> Iterator[str]:
-    name = f"aiguillage_test_mllp_{os.getpid()}"
-    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+def _postgres_url(migrated_postgres: Callable[[str], str]) -> str:
+    return migrated_postgres("test_mllp")
 
 
 _ENGINES: dict[str, Engine] = {}

@@ -10,10 +10,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 
@@ -24,7 +23,6 @@ from ins.simulator import InsiSimulator
 from orientation_core.identite import service as identite
 from orientation_core.patients import service as patients
 from orientation_core.patients.model import Patient, Sexe
-from orientation_core.persistence.migrate import upgrade
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,17 +30,8 @@ AIGUILLAGE = Path(sys.executable).with_name("aiguillage")
 
 
 @pytest.fixture
-def ins_db(postgres_url: str) -> Iterator[str]:
-    name = f"aiguillage_ins_celery_{os.getpid()}"
-    admin = postgres_url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
-    upgrade(url)
-    yield url
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def ins_db(migrated_postgres: Callable[[str], str]) -> str:
+    return migrated_postgres("ins_celery")
 
 
 def test_worker_runs_the_queued_lookup(ins_db: str, redis_url: str, tmp_path: Path) -> None:

@@ -9,17 +9,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 
 from gateway.container import build_container
 from gateway.demo import load
 from gateway.settings import Settings
-from orientation_core.persistence.migrate import upgrade
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,17 +25,8 @@ AIGUILLAGE = Path(sys.executable).with_name("aiguillage")
 
 
 @pytest.fixture
-def worker_db(postgres_url: str) -> Iterator[str]:
-    name = f"aiguillage_celery_{os.getpid()}"
-    admin = postgres_url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
-    upgrade(url)
-    yield url
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def worker_db(migrated_postgres: Callable[[str], str]) -> str:
+    return migrated_postgres("celery")
 
 
 def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

@@ -10,15 +10,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 
 from orientation_core.clock import FrozenClock
 from orientation_core.demande import service as demande_service
@@ -54,24 +53,10 @@ def _sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]
 
 
 @pytest.fixture(scope="session")
-def _postgres_engine(postgres_url: str) -> Iterator[Engine]:
-    name = f"aiguillage_test_{os.getpid()}"
-    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-    engine: Engine | None = None
-    try:
-        upgrade(url)
-        engine = make_engine(url, pool_size=4)
-        yield engine
-    finally:
-        if engine is not None:
-            engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+def _postgres_engine(migrated_postgres: Callable[[str], str]) -> Iterator[Engine]:
+    engine = make_engine(migrated_postgres("test"), pool_size=4)
+    yield engine
+    engine.dispose()
 
 
 def _empty(engine: Engine) -> None:
