@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     # DPI launch (gateway/auth/launch.py): the public address of this server is the launch JWT's expected ``aud``
     # and the base of one-time launch URLs; empty: the address the request came to.
     public_base_url: str = ""
-    launch_max_lifetime_seconds: int = 300  # exp − iat of a launch JWT, at most 5 minutes
+    launch_max_lifetime_seconds: int = 300  # exp - iat of a launch JWT, at most 5 minutes
     launch_clock_skew_seconds: int = 30
     launch_ticket_seconds: int = 120  # one-time URL of a server-to-server launch
     oauth_token_seconds: int = 300  # access token of POST /oauth/token (client credentials)
