@@ -35,6 +35,7 @@ import structlog
 from prometheus_client import Counter, Histogram
 from sqlalchemy.exc import OperationalError
 
+from gateway import prefill
 from gateway.intake import translate
 from gateway.intake.prefetch import BatchPatients, BatchUnitOfWork, IdPool
 from mappings.canonical import Canonical, IdentifierKind, Issue, Source
@@ -356,9 +357,31 @@ class Pipeline:
                 uow.session.flush()
             else:  # the INSi look-ups and identity traces the hook added, numbered like the batch's other rows
                 _optimistic(batch_view.write_pending)
+            self._refresh_dossiers(uow, verdicts)
             uow.intake.finish_many(verdicts, now)
             report.batches = 1 if rows else 0
         return report
+
+    def _refresh_dossiers(self, uow: SqlUnitOfWork, verdicts: list[RowVerdict]) -> None:
+        """New DPI data reaches the open dossiers of the batch's patients, in the batch's transaction: fields the
+        user has not edited follow the DPI, edited ones keep the user's value and show the DPI's. Run once the
+        batch's registry writes are flushed (the refresh reads the saved DPI context); one query finds the few
+        patients that have an open dossier. A dossier that cannot be refreshed is logged and skipped: the messages
+        themselves were applied and stay so."""
+        touched = {int(pid) for v in verdicts if v.status is InboxStatus.PROCESSED
+                   and (pid := ((v.outcome or {}).get("rapport") or {}).get("patient_id"))}
+        for patient_id in sorted(uow.dossiers.patients_with_open_dossiers(sorted(touched))):
+            savepoint = uow.session.begin_nested()
+            try:
+                prefill.refresh_patient(uow, self.env, patient_id)
+                uow.session.flush()
+            except (StoreUnavailable, OperationalError):
+                raise
+            except Exception:
+                savepoint.rollback()
+                log.exception("intake.prefill_refresh_failed", patient_id=patient_id)
+            else:
+                savepoint.commit()
 
     def drain(self, max_batches: int | None = None) -> DrainReport:
         """Process batches until nothing due is left (or ``max_batches``)."""

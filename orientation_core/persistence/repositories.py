@@ -268,6 +268,14 @@ class SqlDossiers:
         return list(self._s.scalars(sa.select(Dossier).where(t.dossier.c.patient_id == patient_id)
                                     .order_by(t.dossier.c.id)))
 
+    def patients_with_open_dossiers(self, patient_ids: Sequence[int]) -> set[int]:
+        """Which of these patients have a dossier still open (what a DPI update may refresh): one query."""
+        if not patient_ids:
+            return set()
+        d = t.dossier.c
+        return set(self._s.scalars(sa.select(d.patient_id).distinct().where(
+            d.patient_id.in_(sorted(set(patient_ids))), d.etat.in_(sorted(OPEN_ETATS)))))
+
     def add_piece_jointe(self, piece: PieceJointe) -> None:
         self._s.add(piece)
 

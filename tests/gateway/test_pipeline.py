@@ -380,3 +380,41 @@ def test_pooled_ids_never_repeat_within_a_transaction(container: Container) -> N
         second = uow.intake.allocate_ids("patient", 2, after=first[-1])
         assert len(set(first + second)) == 5 and min(first) > top and min(second) > max(first)
         uow.rollback()
+
+
+def test_new_dpi_data_refreshes_the_open_dossier_through_the_pipeline(container: Container) -> None:
+    """The pipeline itself refreshes the patient's open dossier after a batch: an unedited field follows the DPI,
+    an edited one keeps the user's value and shows the DPI's; a patient with no open dossier is left alone."""
+    from orientation_core.dossier import service as dossier_service
+    from orientation_core.dossier.volets import Module
+
+    store(container, sample("adt_a01__nominal"))
+    container.run_task("ingest.process")
+    with container.uow() as uow:
+        patient = uow.patients.by_identifier(TypeIdentifiantPatient.IPP, "900001", FINESS)
+        martin = uow.users.by_login("810100000017")
+        unite = uow.directory.unite_by_code(uow.directory.etablissement_by_finess(FINESS).id or 0, "1101")
+        assert patient is not None and patient.id is not None and martin is not None and unite is not None
+        dossier = dossier_service.creer(uow, container.env, martin.id or 0, Module.SANITAIRE, patient.id,
+                                        unite_id=unite.id)
+        dossier_id = dossier.id or 0
+    from gateway import prefill
+
+    with container.uow() as uow:  # what the API does on creation
+        prefill.prefill_dossier(uow, container.env, dossier_id, user_id=martin.id)
+    with container.uow() as uow:
+        before = uow.dossiers.get(dossier_id).volets["administratif_social"]
+        assert before["telephone"] == "0478000000"
+        dossier_service.modifier_volet(uow, container.env, martin.id or 0, dossier_id, "administratif_social",
+                                       {"telephone": "0611111111"})
+    a31 = rewrite(sample("adt_a01__nominal"), {"HSE-A01-0003": "HSE-A01-0004", "0478000000": "0478999999",
+                                               "12 rue des Lilas": "3 place Bellecour"})
+    store(container, a31)
+    container.run_task("ingest.process")
+    with container.uow() as uow:
+        dossier = uow.dossiers.get(dossier_id)
+        admin = dossier.volets["administratif_social"]
+        assert admin["telephone"] == "0611111111", "the user's edit is kept"
+        assert admin["adresse"].startswith("3 place Bellecour"), "an unedited field follows the DPI"
+        flagged = dossier.provenance["administratif_social"]["telephone"]
+        assert flagged["differe"] is True and flagged["valeur_dpi"] == "0478999999"
