@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import errors
 from gateway.api import account as account_api
@@ -30,6 +31,34 @@ from gateway.ui import launch as ui_launch
 REQUESTS = Counter("aiguillage_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram("aiguillage_http_request_seconds", "HTTP request latency", ["method", "route"],
                     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+
+
+class HttpMetrics:
+    """Requests and latency per route template, as a plain ASGI middleware: ``@app.middleware("http")``
+    (BaseHTTPMiddleware) costs an extra task and a body stream per request, measurable on the FHIR intake."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # what the server answers if the application raises before starting a response
+
+        async def send_and_note_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note_status)
+        finally:
+            template = getattr(scope.get("route"), "path", "unmatched")  # set by the router on this scope
+            LATENCY.labels(scope["method"], template).observe(time.perf_counter() - started)
+            REQUESTS.labels(scope["method"], template, str(status)).inc()
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None, *,
@@ -76,15 +105,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(ui_account.router)  # sign-in choice, PSC, first sign-in, charter, Mon compte pages
     ui_launch.install(app)  # DPI launch, one-time URLs, clients DPI, OAuth token; HTML refusal pages
 
-    @app.middleware("http")
-    async def metrics(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
-        LATENCY.labels(request.method, template).observe(time.perf_counter() - started)
-        REQUESTS.labels(request.method, template, str(response.status_code)).inc()
-        return response
+    app.add_middleware(HttpMetrics)
 
     @app.get("/healthz", tags=["exploitation"])
     def healthz() -> JSONResponse:
