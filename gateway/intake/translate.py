@@ -102,7 +102,7 @@ def _reroot(path: str) -> str | None:
     """Canonical provenance path → DPI-context path (the context is flat: identite, addresses, sejour…)."""
     if path.startswith(("patient.addresses", "patient.telecoms")):
         return path.removeprefix("patient.")
-    if path.startswith(("contacts", "coverages", "medecin_traitant", "clinical")):
+    if path.startswith(("contacts", "coverages", "medecin_traitant", "clinical", "admission_request")):
         return path
     if path.startswith("patient."):  # identity extras are flat sections: each one kept until resent
         return path.removeprefix("patient.")
@@ -137,6 +137,8 @@ def context(canonical: Canonical) -> tuple[dict[str, Any], dict[str, str]]:
         data.update(extra)
     if canonical.stay is not None:
         data["sejour"] = canonical.stay.model_dump(mode="json", exclude_defaults=True, exclude={"movement"})
+    if canonical.admission_request is not None:  # what the DPI asks (FHIR ServiceRequest): module, orientation…
+        data["admission_request"] = canonical.admission_request.model_dump(mode="json", exclude_defaults=True)
     provenance: dict[str, str] = {}
     for path, where in canonical.provenance.items():
         found = _rerooted(path)

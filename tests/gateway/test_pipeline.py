@@ -249,7 +249,11 @@ def test_fhir_rows_go_through_the_same_registry_path(container: Container) -> No
         assert ("ins_nir", "275126322074974") in {(i.type.value, i.valeur) for i in uow.patients.identifiers(patient.id)}
         (sejour,) = uow.patients.sejours(patient.id)
         assert (sejour.nda, sejour.statut, sejour.code_uf) == ("26000123", StatutSejour.EN_COURS, "1101")
-        assert uow.patients.contextes(patient.id)[0].source == "fhir"
+        (contexte,) = uow.patients.contextes(patient.id)
+        assert contexte.source == "fhir"
+        # the admission request (ServiceRequest) is kept with the context, so a dossier opened later is prefilled
+        assert contexte.donnees["admission_request"]["type_orientation"] == "SMR"
+        assert contexte.provenance["admission_request.type_orientation"] == "Bundle.entry[11].resource.code.coding[0].code"
 
 
 def test_a_new_provisional_identity_queues_an_insi_lookup(container: Container) -> None:
