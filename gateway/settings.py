@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from orientation_core.timers import TimerPolicy
 
@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     # INSi teleservice (ins.client): the simulator in `make run`, the real endpoint with the organisation
     # certificate (mutual TLS) in production. Empty URL: look-ups stay queued.
     insi_url: str = ""
+    # Senders (MSH-3 application or FHIR client id) whose identities never trigger an INSi look-up, comma-separated
+    insi_excluded_senders: Annotated[list[str], NoDecode] = []
     insi_cert_path: Path | None = None
     insi_key_path: Path | None = None
     insi_ca_path: Path | None = None
@@ -100,6 +102,13 @@ class Settings(BaseSettings):
     smtp_username: str = ""
     smtp_password: SecretStr = SecretStr("")
     smtp_timeout_seconds: float = 10
+
+    @field_validator("insi_excluded_senders", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

@@ -65,6 +65,9 @@ class PipelinePolicy:
     max_attempts: int = 5
     backoff_base_seconds: float = 30.0  # 30 s, 1 min, 2 min, 4 min… capped
     backoff_max_seconds: float = 3600.0
+    # Senders whose identities never trigger an INSi look-up (MSH-3 application, or the FHIR client id): a DPI that
+    # runs its own INSi calls, or a feed the hospital has not cleared for identity vigilance.
+    insi_excluded_senders: frozenset[str] = frozenset()
 
     def next_attempt(self, now: dt.datetime, attempts: int) -> dt.datetime:
         delay = min(self.backoff_base_seconds * 2 ** max(attempts - 1, 0), self.backoff_max_seconds)
@@ -343,6 +346,8 @@ class Pipeline:
                 verdicts.append(RowVerdict(row.id, status, attempts, outcome, error, next_at))
                 setattr(report, status.value, getattr(report, status.value) + 1)
                 report.counted.append((row.source.value, status.value))
+                if row.sender_app in self.policy.insi_excluded_senders:
+                    continue  # this sender does not allow INSi look-ups on its identities
                 for pid in (outcome.get("rapport") or {}).get("recherche_ins", []):
                     if pid not in report.recherche_ins:
                         report.recherche_ins.append(pid)

@@ -76,9 +76,10 @@ def _kick_ins_lookups(container: Container) -> None:
 
 def ingest_process(container: Container) -> dict[str, int]:
     """Drain the inbox through the HL7 v2 pipeline (gateway/intake): due rows in per-patient order."""
-    from gateway.intake import Pipeline
+    from gateway.intake import Pipeline, PipelinePolicy
 
-    pipeline = Pipeline(container.uow, container.env)
+    excluded = frozenset(container.settings.insi_excluded_senders)
+    pipeline = Pipeline(container.uow, container.env, PipelinePolicy(insi_excluded_senders=excluded))
     pipeline.on_ins_lookup.append(lambda _ids: container.tasks.enqueue("ins.lookup"))  # after commit
     return pipeline.drain().as_dict()
 

@@ -274,6 +274,18 @@ def test_a_new_provisional_identity_queues_an_insi_lookup(container: Container) 
     assert woken == []
 
 
+def test_a_sender_that_does_not_allow_insi_lookups_queues_none(container: Container) -> None:
+    """AIGUILLAGE_INSI_EXCLUDED_SENDERS: the same new provisional identity, from a sender that runs its own INSi
+    calls, is registered but no look-up is queued; the task wires the setting into the pipeline."""
+    store(container, sample("neg__ins_without_vali"))
+    container.settings.insi_excluded_senders = ["DPI_HSE"]  # MSH-3 of the samples
+    container.run_task("ingest.process")
+    with container.uow() as uow:
+        patient = uow.patients.by_identifier(TypeIdentifiantPatient.IPP, "900001", FINESS)
+        assert patient is not None and patient.id is not None
+        assert uow.identite.recherches(patient.id) == []
+
+
 def test_a40_moves_the_merged_patients_dossiers_to_the_survivor(container: Container) -> None:
     with container.uow() as uow:
         gone = uow.patients.by_identifier(TypeIdentifiantPatient.IPP, "100002", FINESS)  # demo: Nguyen Bao
