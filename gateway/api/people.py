@@ -14,6 +14,7 @@ from orientation_core.directory import service as directory
 from orientation_core.directory.model import Etablissement, Secteur, TypeUnite, Unite
 from orientation_core.dossier.volets import Module
 from orientation_core.errors import NotFound
+from orientation_core.people import accounts
 from orientation_core.people import service as people
 from orientation_core.people.model import Role, TypeDelegation, User
 from orientation_core.people.policy import Action
@@ -167,14 +168,15 @@ def accept_delegation(delegation_id: int, c: ContainerDep, user_id: UserId) -> d
 @router.patch("/delegations/{delegation_id}")
 def update_delegation(delegation_id: int, body: DelegationPatch, c: ContainerDep, user_id: UserId) -> dict[str, Any]:
     with c.uow() as uow:
-        return s.delegation(people.update_delegation(uow, c.env, user_id, delegation_id, fin=body.fin,
-                                                     droits=body.droits))
+        # through accounts: the change goes into the délégation's history, whichever route made it
+        return s.delegation(accounts.update_delegation(uow, c.env, user_id, delegation_id, fin=body.fin,
+                                                       droits=body.droits))
 
 
 @router.delete("/delegations/{delegation_id}")
 def revoke_delegation(delegation_id: int, c: ContainerDep, user_id: UserId) -> dict[str, Any]:
     with c.uow() as uow:
-        return s.delegation(people.revoke_delegation(uow, c.env, user_id, delegation_id))
+        return s.delegation(accounts.revoke_delegation(uow, c.env, user_id, delegation_id))
 
 
 @router.get("/notifications")

@@ -227,3 +227,18 @@ def test_delegations_page_edits_and_revokes(make_api: Any, gw: dict[str, Any]) -
                               follow_redirects=False)
     assert revoked.status_code == 303 and "Révoquée" in html.unescape(api.client.get("/compte/delegations").text)
     assert api.client.post(f"/compte/delegations/{leroy['id']}/revocation").status_code == 403  # no CSRF token
+
+
+def test_a_delegation_changed_through_the_older_routes_is_in_its_history_too(api: Any, gw: dict[str, Any]) -> None:
+    """/api/v1/delegations/{id} (PATCH, DELETE) and /api/v1/compte/delegations/{id} make the same change and leave
+    the same trace: no route edits or revokes a délégation without it showing in the history."""
+    lambert = api.user_id(gw["LAMBERT"])
+    now = api.clock.now()
+    created = api.ok(api.post(gw["MOREAU"], "/api/v1/compte/delegations/confrere", json={
+        "delegataire_id": lambert, "debut": now.isoformat(), "fin": (now + dt.timedelta(days=7)).isoformat()}), 201)
+    api.ok(api.patch(gw["MOREAU"], f"/api/v1/delegations/{created['id']}",
+                     json={"fin": (now + dt.timedelta(days=2)).isoformat()}))
+    api.ok(api.delete(gw["MOREAU"], f"/api/v1/delegations/{created['id']}"))
+    mine = api.ok(api.get(gw["MOREAU"], "/api/v1/compte/delegations"))
+    actions = [e["action"] for e in mine["historique"] if e["apres"]["delegation"] == created["id"]]
+    assert actions == ["delegation.revocation", "delegation.modification", "delegation.creation"]
