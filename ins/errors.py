@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from orientation_core.errors import ValidationFailed
+from orientation_core.errors import AiguillageError, ValidationFailed
 from orientation_core.identite.errors import InsiIndisponible, InsiRequeteRefusee
 
 
@@ -29,33 +29,29 @@ class InsiProtocolError(InsiIndisponible):
     code = "insi.reponse_invalide"
 
 
-class InsiFault(InsiIndisponible):
+class _SiramFault(AiguillageError):
+    """What a SOAP fault carries (``siram:Erreur``), kept on the error and in its details."""
+
+    def __init__(self, message: str, *, fault_code: str, siram_code: str, erreur_code: str, severite: str) -> None:
+        super().__init__(message, details={"fault": fault_code, "siram": siram_code, "erreur": erreur_code,
+                                           "severite": severite})
+        self.fault_code = fault_code
+        self.siram_code = siram_code
+        self.erreur_code = erreur_code
+        self.severite = severite
+
+
+class InsiFault(_SiramFault, InsiIndisponible):
     """A SOAP fault carrying ``siram:Erreur``. Faults of the service itself (Receiver, siram_40 "temporarily
     unavailable") are retryable; see ``InsiRejected`` for faults on our request."""
 
     code = "insi.erreur_service"
 
-    def __init__(self, message: str, *, fault_code: str, siram_code: str, erreur_code: str, severite: str) -> None:
-        super().__init__(message, details={"fault": fault_code, "siram": siram_code, "erreur": erreur_code,
-                                           "severite": severite})
-        self.fault_code = fault_code
-        self.siram_code = siram_code
-        self.erreur_code = erreur_code
-        self.severite = severite
 
-
-class InsiRejected(InsiRequeteRefusee):
+class InsiRejected(_SiramFault, InsiRequeteRefusee):
     """A SOAP fault with code Sender: our request is wrong (traits, context headers, certificate rights)."""
 
     code = "insi.requete_refusee"
-
-    def __init__(self, message: str, *, fault_code: str, siram_code: str, erreur_code: str, severite: str) -> None:
-        super().__init__(message, details={"fault": fault_code, "siram": siram_code, "erreur": erreur_code,
-                                           "severite": severite})
-        self.fault_code = fault_code
-        self.siram_code = siram_code
-        self.erreur_code = erreur_code
-        self.severite = severite
 
 
 class InvalidMatricule(ValidationFailed):
