@@ -26,6 +26,7 @@ from gateway.fhir import router as fhir_router
 from gateway.fhir.subscriptions import start as start_fhir_subscriptions
 from gateway.settings import Settings
 from gateway.ui import account as ui_account
+from gateway.ui import install_pages
 from gateway.ui import launch as ui_launch
 
 REQUESTS = Counter("aiguillage_http_requests_total", "HTTP requests", ["method", "route", "status"])
@@ -103,7 +104,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(auth_password.router)  # sign-in: identifier + password, then the e-mailed code
     app.include_router(auth_otp.router)
     app.include_router(ui_account.router)  # sign-in choice, PSC, first sign-in, charter, Mon compte pages
-    ui_launch.install(app)  # DPI launch, one-time URLs, clients DPI, OAuth token; HTML refusal pages
+    ui_launch.install(app)  # DPI launch, one-time URLs, clients DPI, OAuth token; HTML error pages
+    install_pages(app)  # the embedded UI: dashboards, dossier, sending, receveur, Grand Âge, administration
 
     app.add_middleware(HttpMetrics)
 

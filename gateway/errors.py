@@ -53,6 +53,14 @@ def problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
+def validation_problem(exc: RequestValidationError) -> JSONResponse:
+    errors = [
+        {"champ": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "message": e.get("msg", "")}
+        for e in exc.errors()
+    ]
+    return problem(422, "requete.invalide", "La requête contient des champs invalides.", erreurs=errors)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(AiguillageError)
     async def _domain(_: Request, exc: AiguillageError) -> JSONResponse:
@@ -60,11 +68,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"champ": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "message": e.get("msg", "")}
-            for e in exc.errors()
-        ]
-        return problem(422, "requete.invalide", "La requête contient des champs invalides.", erreurs=errors)
+        return validation_problem(exc)
 
     @app.exception_handler(IntegrityError)
     async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:

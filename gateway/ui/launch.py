@@ -7,16 +7,15 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
 from gateway import errors
-from gateway.api.deps import UserId
 from gateway.auth import clients, launch, launch_demo, oauth, sessions
 from gateway.container import Container
 from gateway.errors import Unauthenticated
 from gateway.ui import render, wants_html
-from orientation_core.dossier import service as dossiers
 from orientation_core.errors import AiguillageError
 
 
@@ -61,12 +60,45 @@ def install(app: FastAPI) -> None:
                               "Rechargez la page d'où vient le formulaire, puis recommencez.")
         return errors.problem(403, exc.code, exc.message)
 
+    @app.exception_handler(AiguillageError)
+    async def _domain(request: Request, exc: AiguillageError) -> Response:
+        """A page refused by the domain (rights, unknown id, transition): the French error page, not JSON."""
+        status = errors.status_for(exc)
+        if wants_html(request):
+            titre = PAGE_TITLES.get(status, "Action impossible")
+            return error_page(request, status, titre, exc.message, PAGE_ADVICE.get(status, ""),
+                              lien="/", lien_texte="Retour à l'accueil")
+        return errors.problem(status, exc.code, exc.message, details=exc.details)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> Response:
+        if wants_html(request) and exc.status_code in (404, 405):
+            return error_page(request, exc.status_code, "Page introuvable",
+                              "Cette adresse ne correspond à aucune page d'Aiguillage.", lien="/",
+                              lien_texte="Retour à l'accueil")
+        code = {404: "introuvable", 405: "methode.interdite"}.get(exc.status_code, "http")
+        detail = "Ressource introuvable." if exc.status_code == 404 else str(exc.detail)
+        return errors.problem(exc.status_code, code, detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        if wants_html(request):
+            return error_page(request, 422, "Formulaire incomplet",
+                              "Un champ attendu manque ou n'a pas le bon format.",
+                              "Revenez à la page précédente, vérifiez le formulaire puis recommencez.")
+        return errors.validation_problem(exc)
+
     @app.exception_handler(sessions.AccountIncomplete)
     async def _incomplete(request: Request, exc: AiguillageError) -> Response:
         if wants_html(request):
             return error_page(request, 403, "Compte à compléter", exc.message,
                               "Complétez votre compte et acceptez la charte d'utilisation.")
         return errors.problem(403, exc.code, exc.message)
+
+
+PAGE_TITLES = {403: "Accès refusé", 404: "Introuvable", 409: "Action impossible", 422: "Saisie à corriger"}
+PAGE_ADVICE = {403: "Si vous pensez devoir y accéder, demandez l'habilitation au référent de votre établissement.",
+               404: "Vérifiez le lien ou repartez de votre tableau de bord."}
 
 
 # --- DPI launch ----------------------------------------------------------------------------------------------------
@@ -151,19 +183,3 @@ def demo_dpi_button(request: Request) -> Response:
     base = launch.audience(c, str(request.base_url))
     url = launch_demo.launch_url(base, c.settings.samples_dir, now=c.env.clock.now().timestamp())
     return RedirectResponse(url, status_code=303)
-
-
-@router.get("/dossiers/{dossier_id}", summary="Page du dossier (atterrissage du lancement DPI)",
-            response_class=HTMLResponse)
-def dossier_page(dossier_id: int, request: Request, user_id: UserId) -> Response:
-    c = _container(request)
-    with c.uow() as uow:
-        dossier, _ = dossiers.load(uow, c.env, user_id, dossier_id)
-        patient = uow.patients.get(dossier.patient_id)
-        states = dossier.volet_states()
-        volets = [{"etat": state, "valeurs": dossier.volets.get(state.name, {}),
-                   "prefill": dossier.provenance.get(state.name, {})} for state in states]
-    record = sessions.session_from_request(c, request)
-    return render(request, "dossier.html", {
-        "dossier": dossier, "patient": patient, "volets": volets, "signed_in": record is not None,
-        "csrf_token": record.csrf_token if record else ""})

@@ -121,6 +121,16 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/compte/delegations/{delegation_id}/revocation"): USER, ("POST", "/compte/invitations/{token}"): USER,
     ("POST", "/compte/delegations/{delegation_id}/modification"): USER,
     ("GET", "/liberal"): USER, ("POST", "/liberal/dossiers/{dossier_id}/{reponse}"): USER,
+    # embedded UI (gateway/ui): one block per area; each helper adds its routes under its own marker line
+    ("GET", "/"): USER,
+    # -- ui: dossier (gateway/ui/dossier.py)
+    # -- ui: dashboard (gateway/ui/dashboard.py)
+    # -- ui: envoi (gateway/ui/envoi.py)
+    # -- ui: receveur (gateway/ui/receveur.py)
+    # -- ui: grand_age (gateway/ui/grand_age.py)
+    # -- ui: admin (gateway/ui/admin.py)
+    # -- ui: exploitation (gateway/ui/exploitation.py)
+    # -- ui: account (gateway/ui/account.py)
 }
 
 # Routes naming a dossier, patient, demande, unit or établissement: the body an intruder sends (valid, so the
@@ -157,6 +167,14 @@ INTRUDER_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/liberal/dossiers/{dossier_id}/acceptation"): None,
     ("POST", "/api/v1/liberal/dossiers/{dossier_id}/refus"): None,
     ("POST", "/liberal/dossiers/{dossier_id}/{reponse}"): "FORM",
+    # -- ui intruders: dossier
+    # -- ui intruders: dashboard
+    # -- ui intruders: envoi
+    # -- ui intruders: receveur
+    # -- ui intruders: grand_age
+    # -- ui intruders: admin
+    # -- ui intruders: exploitation
+    # -- ui intruders: account
 }
 
 
