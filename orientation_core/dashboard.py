@@ -63,6 +63,9 @@ class DossierRow:
     relance_auto: bool
     demandes: list[DemandeSummary] = field(default_factory=list)
     patient_statut_identite: str = "provisoire"  # RNIV status, shown as a badge wherever the patient is named
+    unite_id: int | None = None  # the requesting unit (None: a médecin libéral's dossier)
+    nb_pieces_jointes: int = 0
+    relance_auto_at: dt.datetime | None = None  # automatic relance raised: active demandes cancelled 30 days later
 
 
 @dataclass(frozen=True)

@@ -316,6 +316,7 @@ class SqlDossiers:
                 bloc_note=r["bloc_note"], dossier_lie_id=r["dossier_lie_id"],
                 relance_auto=r["relance_auto_at"] is not None, demandes=summaries.get(r["id"], []),
                 patient_statut_identite=statuts.get(r["patient_id"], StatutIdentite.PROVISOIRE).value,
+                unite_id=r["unite_id"], nb_pieces_jointes=r["nb_pieces_jointes"], relance_auto_at=r["relance_auto_at"],
             )
             for r in rows
         ]
