@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from gateway.api.deps import UserId
+from gateway.ui.dossier_view import volets_view
 from gateway.ui.pages import container, show
 from orientation_core.dossier import service as dossiers
 
@@ -21,8 +22,5 @@ def dossier_page(dossier_id: int, request: Request, user_id: UserId) -> Response
     with c.uow() as uow:
         dossier, _ = dossiers.load(uow, c.env, user_id, dossier_id)
         patient = uow.patients.get(dossier.patient_id)
-        states = dossier.volet_states()
-        volets = [{"etat": state, "valeurs": dossier.volets.get(state.name, {}),
-                   "prefill": dossier.provenance.get(state.name, {})} for state in states]
-        return show(request, user_id, "dossier.html", {"dossier": dossier, "patient": patient, "volets": volets},
-                    uow=uow)
+        return show(request, user_id, "dossier/page.html",
+                    {"dossier": dossier, "patient": patient, "volets": volets_view(dossier)}, uow=uow)
