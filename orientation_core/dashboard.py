@@ -66,6 +66,7 @@ class DossierRow:
     unite_id: int | None = None  # the requesting unit (None: a médecin libéral's dossier)
     nb_pieces_jointes: int = 0
     relance_auto_at: dt.datetime | None = None  # automatic relance raised: active demandes cancelled 30 days later
+    patient_id: int | None = None
 
 
 @dataclass(frozen=True)

@@ -317,6 +317,7 @@ class SqlDossiers:
                 relance_auto=r["relance_auto_at"] is not None, demandes=summaries.get(r["id"], []),
                 patient_statut_identite=statuts.get(r["patient_id"], StatutIdentite.PROVISOIRE).value,
                 unite_id=r["unite_id"], nb_pieces_jointes=r["nb_pieces_jointes"], relance_auto_at=r["relance_auto_at"],
+                patient_id=r["patient_id"],
             )
             for r in rows
         ]
