@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from gateway.api import serializers as s
@@ -153,16 +153,20 @@ def revoke(habilitation_id: int, c: ContainerDep, user_id: UserId) -> None:
 
 
 @router.post("/delegations", status_code=201)
-def delegate(body: DelegationIn, c: ContainerDep, user_id: UserId) -> dict[str, Any]:
+def delegate(body: DelegationIn, request: Request, c: ContainerDep, user_id: UserId) -> dict[str, Any]:
+    """Older route: the same use case as /api/v1/compte/delegations/… (history written, assistant invited)."""
+    from gateway.ui.account import invitation_link
+
     with c.uow() as uow:
-        return s.delegation(people.delegate(uow, c.env, user_id, body.delegataire_id, body.type, body.debut,
-                                            body.fin, body.droits))
+        return s.delegation(accounts.delegate(uow, c.env, user_id, body.delegataire_id, body.type, body.debut,
+                                              body.fin, body.droits,
+                                              lien=lambda token: invitation_link(request, token)))
 
 
 @router.post("/delegations/{delegation_id}/acceptation")
 def accept_delegation(delegation_id: int, c: ContainerDep, user_id: UserId) -> dict[str, Any]:
     with c.uow() as uow:
-        return s.delegation(people.accept_delegation(uow, c.env, user_id, delegation_id))
+        return s.delegation(accounts.accept_delegation(uow, c.env, user_id, delegation_id))
 
 
 @router.patch("/delegations/{delegation_id}")

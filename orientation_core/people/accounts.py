@@ -581,6 +581,32 @@ def delegate_confrere(uow: UnitOfWork, env: Env, delegant_id: int, delegataire_i
     return delegation
 
 
+def delegate(uow: UnitOfWork, env: Env, delegant_id: int, delegataire_id: int, type_: TypeDelegation,
+             debut: dt.datetime, fin: dt.datetime, droits: Sequence[Action], *,
+             lien: Callable[[str], str]) -> Delegation:
+    """A délégation to a known user (by id): a confrère as ``delegate_confrere``, an assistant as
+    ``invite_assistant`` (his card id, name and e-mail from his account; the invitation is e-mailed). One use case
+    whichever route calls it, so every délégation is in the history."""
+    if type_ is TypeDelegation.CONFRERE:
+        return delegate_confrere(uow, env, delegant_id, delegataire_id, debut, fin)
+    assistant = uow.users.get(delegataire_id)
+    if not assistant.identifiant_national:
+        raise ValidationFailed("L'assistant doit détenir une carte CPx.", code="delegation.cpx")
+    delegation, _token = invite_assistant(
+        uow, env, delegant_id, identifiant_national=assistant.identifiant_national, nom=assistant.nom,
+        prenom=assistant.prenom, email=assistant.email, debut=debut, fin=fin, droits=droits, lien=lien)
+    return delegation
+
+
+def accept_delegation(uow: UnitOfWork, env: Env, user_id: int, delegation_id: int) -> Delegation:
+    """The delegate accepts a délégation by its id (older API): recorded in both histories."""
+    from orientation_core.people import service as people
+
+    delegation = people.accept_delegation(uow, env, user_id, delegation_id)
+    _delegation_record(uow, env.clock.now(), "delegation.acceptation", user_id, delegation)
+    return delegation
+
+
 def update_delegation(uow: UnitOfWork, env: Env, user_id: int, delegation_id: int, *,
                       fin: dt.datetime | None = None, droits: Sequence[Action] | None = None) -> Delegation:
     from orientation_core.people import service as people

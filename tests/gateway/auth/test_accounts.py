@@ -242,3 +242,25 @@ def test_a_delegation_changed_through_the_older_routes_is_in_its_history_too(api
     mine = api.ok(api.get(gw["MOREAU"], "/api/v1/compte/delegations"))
     actions = [e["action"] for e in mine["historique"] if e["apres"]["delegation"] == created["id"]]
     assert actions == ["delegation.revocation", "delegation.modification", "delegation.creation"]
+
+
+def test_a_delegation_created_through_the_older_route_is_in_its_history(api: Any, gw: dict[str, Any]) -> None:
+    """POST /api/v1/delegations goes through the same use case as /api/v1/compte/delegations/…: the creation is in
+    both histories, and an assistant gets the e-mailed invitation (the délégation waits for his acceptance)."""
+    lambert = api.user_id(gw["LAMBERT"])
+    now = api.clock.now()
+    created = api.ok(api.post(gw["MOREAU"], "/api/v1/delegations", json={
+        "delegataire_id": lambert, "type": "confrere", "debut": now.isoformat(),
+        "fin": (now + dt.timedelta(days=7)).isoformat()}), 201)
+    for login in (gw["MOREAU"], gw["LAMBERT"]):
+        history = api.ok(api.get(login, "/api/v1/compte/delegations"))["historique"]
+        assert [e["action"] for e in history if e["apres"]["delegation"] == created["id"]] == ["delegation.creation"]
+    garnier = api.user_id(gw["GARNIER"])
+    assistant = api.ok(api.post(gw["MOREAU"], "/api/v1/delegations", json={
+        "delegataire_id": garnier, "type": "assistant", "debut": now.isoformat(),
+        "fin": (now + dt.timedelta(days=7)).isoformat(), "droits": ["dossier.lire"]}), 201)
+    assert assistant["accepted_at"] is None
+    api.ok(api.post(gw["GARNIER"], f"/api/v1/delegations/{assistant['id']}/acceptation"))
+    history = api.ok(api.get(gw["MOREAU"], "/api/v1/compte/delegations"))["historique"]
+    assert [e["action"] for e in history if e["apres"]["delegation"] == assistant["id"]] == [
+        "delegation.acceptation", "delegation.creation"]
