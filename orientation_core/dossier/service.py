@@ -19,7 +19,7 @@ from orientation_core.dossier.model import (
 )
 from orientation_core.dossier.provenance import copy_entries
 from orientation_core.dossier.volets import GRAND_AGE_VOLETS, SANITAIRE_VOLETS, Module
-from orientation_core.errors import Conflict, Forbidden, ValidationFailed
+from orientation_core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from orientation_core.history import HistoryEvent, notify, record
 from orientation_core.patients.model import Patient
 from orientation_core.people.policy import (
@@ -156,7 +156,11 @@ def modifier_bloc_note(uow: UnitOfWork, env: Env, user_id: int, dossier_id: int,
 
 
 def ajouter_piece_jointe(uow: UnitOfWork, env: Env, user_id: int, dossier_id: int, nom: str, type_mime: str,
-                         taille: int, categorie: str = "", storage_key: str = "") -> PieceJointe:
+                         taille: int, categorie: str = "", storage_key: str = "",
+                         contenu: bytes | None = None) -> PieceJointe:
+    """Attach a file (its metadata; with ``contenu`` the bytes too, stored apart and sized from them)."""
+    if contenu is not None:
+        taille = len(contenu)
     dossier, _ = load(uow, env, user_id, dossier_id, Action.DOSSIER_MODIFIER)
     dossier.require_writable()
     if type_mime not in ALLOWED_MIME:
@@ -170,11 +174,26 @@ def ajouter_piece_jointe(uow: UnitOfWork, env: Env, user_id: int, dossier_id: in
     piece = PieceJointe(dossier_id=dossier.id, nom=nom, type_mime=type_mime, taille=taille, added_by_id=user_id,
                         added_at=now, categorie=categorie, storage_key=storage_key)
     uow.dossiers.add_piece_jointe(piece)
+    if contenu is not None:
+        uow.flush()
+        assert piece.id is not None
+        uow.dossiers.save_contenu(piece.id, contenu)
     dossier.nb_pieces_jointes += 1
     dossier.touch(now, by_prescripteur=True)
     record(uow, dossier.id, now, "piece_jointe.ajouter", PRESCRIPTEUR, user_id,
            apres={"nom": nom, "type_mime": type_mime, "taille": taille})
     return piece
+
+
+def lire_piece_jointe(uow: UnitOfWork, env: Env, user_id: int, dossier_id: int, piece_id: int
+                      ) -> tuple[PieceJointe, bytes | None]:
+    """An attachment of the dossier and its bytes (None when only its metadata was recorded), for whoever may
+    read the dossier."""
+    load(uow, env, user_id, dossier_id)
+    piece = uow.dossiers.get_piece_jointe(piece_id)
+    if piece is None or piece.dossier_id != dossier_id:
+        raise NotFound("Pièce jointe introuvable.", code="piece_jointe.introuvable")
+    return piece, uow.dossiers.contenu(piece_id)
 
 
 def creer_grand_age_lie(uow: UnitOfWork, env: Env, user_id: int, dossier_id: int) -> Dossier:

@@ -216,6 +216,12 @@ piece_jointe = sa.Table(
     sa.Column("added_at", UtcDateTime, nullable=False),
 )
 
+piece_jointe_contenu = sa.Table(  # the file itself, read only when it is downloaded
+    "piece_jointe_contenu", metadata,
+    sa.Column("piece_jointe_id", sa.ForeignKey("piece_jointe.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("contenu", sa.LargeBinary, nullable=False),
+)
+
 history_event = sa.Table(
     "history_event", metadata,
     sa.Column("id", sa.Integer, primary_key=True),
