@@ -283,6 +283,17 @@ class SqlDossiers:
         return list(self._s.scalars(sa.select(PieceJointe).where(t.piece_jointe.c.dossier_id == dossier_id)
                                     .order_by(t.piece_jointe.c.id)))
 
+    def get_piece_jointe(self, piece_id: int) -> PieceJointe | None:
+        return self._s.get(PieceJointe, piece_id)
+
+    def save_contenu(self, piece_id: int, contenu: bytes) -> None:
+        self._s.execute(sa.insert(t.piece_jointe_contenu).values(piece_jointe_id=piece_id, contenu=contenu))
+
+    def contenu(self, piece_id: int) -> bytes | None:
+        found: bytes | None = self._s.scalar(sa.select(t.piece_jointe_contenu.c.contenu)
+                                             .where(t.piece_jointe_contenu.c.piece_jointe_id == piece_id))
+        return found
+
     def prescripteur_dashboard(self, query: PrescripteurQuery) -> Page[DossierRow]:
         d, dm = t.dossier.c, t.demande.c
         scope: list[sa.ColumnElement[bool]] = []
