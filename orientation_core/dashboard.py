@@ -93,3 +93,5 @@ class DemandeRow:
     type_orientation: str
     etablissement_demandeur: str
     patient_statut_identite: str = "provisoire"
+    relance_receveur_at: dt.datetime | None = None  # the prescripteur relanced the receiving unit
+    relance_prescripteur_at: dt.datetime | None = None  # the receiving unit relanced the prescripteur

@@ -407,7 +407,8 @@ class SqlDemandes:
         stmt: sa.Select[Any] = (
             sa.select(dm.id, dm.dossier_id, d.numero, d.module, d.patient_nom_affiche, dm.unite_id,
                       u.nom.label("unite_nom"), dm.statut, dm.statut_at, dm.envoyee_at, d.type_orientation,
-                      e.nom.label("etablissement_nom"), t.patient.c.statut_identite)
+                      e.nom.label("etablissement_nom"), t.patient.c.statut_identite, dm.relance_receveur_at,
+                      dm.relance_prescripteur_at)
             .join(t.dossier, d.id == dm.dossier_id)
             .join(t.patient, t.patient.c.id == d.patient_id)
             .join(t.unite, u.id == dm.unite_id)
@@ -435,7 +436,8 @@ class SqlDemandes:
                        patient_nom=r.patient_nom_affiche, unite_id=r.unite_id, unite_nom=r.unite_nom,
                        statut=Status(r.statut), statut_at=r.statut_at, envoyee_at=r.envoyee_at,
                        type_orientation=r.type_orientation, etablissement_demandeur=r.etablissement_nom or "",
-                       patient_statut_identite=StatutIdentite(r.statut_identite).value)
+                       patient_statut_identite=StatutIdentite(r.statut_identite).value,
+                       relance_receveur_at=r.relance_receveur_at, relance_prescripteur_at=r.relance_prescripteur_at)
             for r in rows[: query.page_size]
         ]
         return Page(items, query.page, query.page_size, len(rows) > query.page_size)
