@@ -125,6 +125,8 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/"): USER,
     # -- ui: dossier (gateway/ui/dossier.py)
     # -- ui: dashboard (gateway/ui/dashboard.py)
+    ("GET", "/tableau-de-bord"): USER, ("GET", "/tableau-de-bord/lignes"): USER,
+    ("GET", "/tableau-de-bord/export.xlsx"): USER,
     # -- ui: envoi (gateway/ui/envoi.py)
     # -- ui: receveur (gateway/ui/receveur.py)
     # -- ui: grand_age (gateway/ui/grand_age.py)
