@@ -130,6 +130,8 @@ RULES: dict[tuple[str, str], str] = {
     # -- ui: envoi (gateway/ui/envoi.py)
     # -- ui: receveur (gateway/ui/receveur.py)
     # -- ui: grand_age (gateway/ui/grand_age.py)
+    ("GET", "/dossiers/{dossier_id}/aggir"): USER, ("POST", "/dossiers/{dossier_id}/aggir"): USER,
+    ("POST", "/dossiers/{dossier_id}/dossier-grand-age"): USER,
     # -- ui: admin (gateway/ui/admin.py)
     # -- ui: exploitation (gateway/ui/exploitation.py)
     # -- ui: account (gateway/ui/account.py)
@@ -174,6 +176,8 @@ INTRUDER_BODIES: dict[tuple[str, str], Any] = {
     # -- ui intruders: envoi
     # -- ui intruders: receveur
     # -- ui intruders: grand_age
+    ("GET", "/dossiers/{dossier_id}/aggir"): None, ("POST", "/dossiers/{dossier_id}/aggir"): "FORM",
+    ("POST", "/dossiers/{dossier_id}/dossier-grand-age"): "FORM",
     # -- ui intruders: admin
     # -- ui intruders: exploitation
     # -- ui intruders: account
