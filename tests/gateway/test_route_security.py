@@ -129,6 +129,8 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/tableau-de-bord/export.xlsx"): USER,
     # -- ui: envoi (gateway/ui/envoi.py)
     # -- ui: receveur (gateway/ui/receveur.py)
+    ("GET", "/receveur"): USER, ("GET", "/receveur/demandes/{demande_id}"): USER,
+    ("POST", "/receveur/demandes/{demande_id}/{action}"): USER,
     # -- ui: grand_age (gateway/ui/grand_age.py)
     ("GET", "/dossiers/{dossier_id}/aggir"): USER, ("POST", "/dossiers/{dossier_id}/aggir"): USER,
     ("POST", "/dossiers/{dossier_id}/dossier-grand-age"): USER,
@@ -175,6 +177,7 @@ INTRUDER_BODIES: dict[tuple[str, str], Any] = {
     # -- ui intruders: dashboard
     # -- ui intruders: envoi
     # -- ui intruders: receveur
+    ("GET", "/receveur/demandes/{demande_id}"): None, ("POST", "/receveur/demandes/{demande_id}/{action}"): "FORM",
     # -- ui intruders: grand_age
     ("GET", "/dossiers/{dossier_id}/aggir"): None, ("POST", "/dossiers/{dossier_id}/aggir"): "FORM",
     ("POST", "/dossiers/{dossier_id}/dossier-grand-age"): "FORM",
