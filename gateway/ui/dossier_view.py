@@ -13,6 +13,8 @@ from typing import Any
 from orientation_core.directory.model import MENTIONS_SMR, TYPE_UNITE_LABELS, TypeUnite
 from orientation_core.dossier.model import Dossier
 from orientation_core.dossier.volets import VOLETS, Completion, VoletSpec, completion, missing_fields
+from orientation_core.history import HistoryEvent
+from orientation_core.ports import UnitOfWork
 
 # --- field vocabulary -------------------------------------------------------------------------------------------
 
@@ -157,6 +159,7 @@ class VoletView:
     couleur: str  # badge colour: gris / orange / vert
     medical: bool
     masque: bool  # medical volet hidden from this reader
+    modifiable: bool = True  # the reader may open its edit form (with ``edition_url`` in the partial)
     manquants: list[tuple[str, str]] = field(default_factory=list)  # (field, label)
     champs: list[ChampView] = field(default_factory=list)
 
@@ -185,7 +188,7 @@ def provenance_of(entry: dict[str, Any] | None, name: str) -> Provenance | None:
                       valeur_dpi=display_lines(name, entry.get("valeur_dpi")))
 
 
-def volet_view(dossier: Dossier, volet: VoletSpec, *, masque: bool = False) -> VoletView:
+def volet_view(dossier: Dossier, volet: VoletSpec, *, masque: bool = False, modifiable: bool = True) -> VoletView:
     data = dossier.volets.get(volet.name, {})
     state = completion(volet, data)
     prov = dossier.provenance.get(volet.name, {})
@@ -199,11 +202,204 @@ def volet_view(dossier: Dossier, volet: VoletSpec, *, masque: bool = False) -> V
                 champs.append(ChampView(name, label_of(name), lignes, name in volet.required, origin))
     return VoletView(
         name=volet.name, label=volet.label, completion=state.value, completion_label=COMPLETION_LABELS[state],
-        couleur=COMPLETION_COLOURS[state], medical=volet.medical, masque=masque,
+        couleur=COMPLETION_COLOURS[state], medical=volet.medical, masque=masque, modifiable=modifiable,
         manquants=[(f, label_of(f)) for f in missing_fields(volet, data)], champs=champs)
 
 
-def volets_view(dossier: Dossier, *, medical_visible: bool = True) -> list[VoletView]:
+def volets_view(dossier: Dossier, *, medical_visible: bool = True, modifiable: bool = True,
+                medical_modifiable: bool = True) -> list[VoletView]:
     """Every volet of the dossier; ``medical_visible=False`` keeps only the label and completion of medical volets
-    (a receveur without a medical habilitation)."""
-    return [volet_view(dossier, v, masque=v.medical and not medical_visible) for v in VOLETS[dossier.module]]
+    (a receveur without a medical habilitation). ``modifiable`` / ``medical_modifiable``: which volets get their
+    "Modifier" link when the partial has an ``edition_url``."""
+    return [volet_view(dossier, v, masque=v.medical and not medical_visible,
+                       modifiable=modifiable and (medical_modifiable or not v.medical))
+            for v in VOLETS[dossier.module]]
+
+
+# --- the edit form: the text of each input, and the typed text back to a value -------------------------------------
+
+NUMBER_RANGES: dict[str, tuple[float, float]] = {"poids_kg": (0.5, 400), "taille_cm": (20, 260), "imc": (5, 100),
+                                                 "gir": (1, 6)}
+_KEY_OF_LABEL = {v.lower(): k for k, v in KEY_LABELS.items()}
+
+
+def form_text(name: str, value: Any) -> str:
+    """What the input of ``name`` shows for a stored value (parse_field reads it back to the same value)."""
+    if value is None:
+        return ""
+    kind = widget_of(name)
+    if kind == "bool":
+        return "oui" if value is True else "non" if value is False else ""
+    if kind == "list":
+        return "\n".join(str(v) for v in value) if isinstance(value, list | tuple) else str(value)
+    if kind == "dict" and isinstance(value, dict):
+        return "\n".join(f"{KEY_LABELS.get(str(k), str(k))} : {v}" for k, v in value.items()
+                         if v not in (None, "", [], {}))
+    if kind == "number" and isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if kind == "number":
+        return str(value).replace(".", ",")
+    return str(value)
+
+
+def _number(name: str, text: str) -> int | float:
+    try:
+        number = float(text.replace(",", ".").replace(" ", ""))
+    except ValueError:
+        raise ValueError("Saisissez un nombre (par exemple 72 ou 72,5).") from None
+    low, high = NUMBER_RANGES.get(name, (0, 1_000_000))
+    if not low <= number <= high:
+        raise ValueError(f"Saisissez une valeur entre {low:g} et {high:g}.".replace(".", ","))
+    if name == "gir" and not number.is_integer():
+        raise ValueError("Le GIR est un entier de 1 à 6.")
+    return int(number) if number.is_integer() else number
+
+
+def _date(name: str, text: str, today: dt.date) -> str:
+    found: dt.date | None = None
+    french = re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{4})", text)
+    try:
+        found = (dt.date(int(french[3]), int(french[2]), int(french[1])) if french
+                 else dt.date.fromisoformat(text) if _ISO_DATE.match(text) else None)
+    except ValueError:
+        found = None
+    if found is None:
+        raise ValueError("Date invalide : saisissez-la au format jj/mm/aaaa.")
+    if name == "date_naissance" and found > today:
+        raise ValueError("La date de naissance ne peut pas être dans le futur.")
+    if found.year < 1880:
+        raise ValueError("Date invalide : l'année est trop ancienne.")
+    return found.isoformat()
+
+
+def _dict(text: str) -> dict[str, str] | str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not all(":" in line for line in lines):
+        return " ".join(lines)  # free text: kept as typed
+    out: dict[str, str] = {}
+    for line in lines:
+        label, _, value = line.partition(":")
+        key = _KEY_OF_LABEL.get(label.strip().lower()) or label.strip().lower().replace(" ", "_")
+        out[key] = value.strip()
+    return out
+
+
+def parse_field(name: str, raw: str, current: Any, today: dt.date) -> Any:
+    """The typed text of one field as the value to store; raises ValueError with a French message. Text left as
+    the form showed it keeps the stored value untouched (no spurious change, no provenance lost)."""
+    text = raw.replace("\r\n", "\n").strip()
+    if text == form_text(name, current).replace("\r\n", "\n").strip():
+        return current
+    kind = widget_of(name)
+    if text == "":
+        return None
+    if kind == "bool":
+        if text not in ("oui", "non"):
+            raise ValueError("Choisissez Oui ou Non.")
+        return text == "oui"
+    if kind == "select":
+        if text not in {code for code, _ in CHOICES[name]}:
+            raise ValueError("Choisissez une valeur de la liste.")
+        return text
+    if kind == "number":
+        return _number(name, text)
+    if kind == "date":
+        return _date(name, text, today)
+    if kind == "list":
+        return [line.strip() for line in text.split("\n") if line.strip()]
+    if kind == "dict":
+        return _dict(text)
+    if len(text) > 4000:
+        raise ValueError("Texte trop long (4 000 caractères au plus).")
+    return text
+
+
+@dataclass(frozen=True)
+class Saisie:
+    """One input of the edit form."""
+
+    name: str
+    label: str
+    widget: str
+    texte: str  # what the input shows (the stored value, or what the user typed before an error)
+    requis: bool
+    erreur: str = ""
+    choix: tuple[tuple[str, str], ...] = ()
+    provenance: Provenance | None = None
+
+
+def form_inputs(dossier: Dossier, volet: VoletSpec, typed: dict[str, str] | None = None,
+                errors: dict[str, str] | None = None) -> list[Saisie]:
+    data = dossier.volets.get(volet.name, {})
+    prov = dossier.provenance.get(volet.name, {})
+    typed, errors = typed or {}, errors or {}
+    return [Saisie(name=f, label=label_of(f), widget=widget_of(f),
+                   texte=typed[f] if f in typed else form_text(f, data.get(f)), requis=f in volet.required,
+                   erreur=errors.get(f, ""), choix=CHOICES.get(f, ()), provenance=provenance_of(prov.get(f), f))
+            for f in volet.fields]
+
+
+# --- history -------------------------------------------------------------------------------------------------------
+
+ACTION_LABELS: dict[str, str] = {
+    "dossier.creer": "Création du dossier", "bloc_note.modifier": "Note interne modifiée",
+    "piece_jointe.ajouter": "Pièce jointe ajoutée", "dossier.lier": "Dossier lié créé",
+    "dossier.transferer": "Transfert vers une autre unité", "dossier.retour_domicile": "Retour à domicile avant SSR",
+    "dossier.annuler": "Dossier annulé", "dossier.reactiver": "Dossier réactivé",
+    "relance_auto.annuler": "Relance automatique retirée", "orientation.modifiee": "Orientation modifiée : "
+    "demandes à renvoyer", "prefill.appliquer": "Données reçues du DPI",
+    "dossier.annulation_automatique": "Dossier annulé automatiquement", "dossier.archiver": "Dossier archivé",
+    "demande.annulation_automatique": "Demande annulée automatiquement", "demande.archiver": "Demande archivée",
+    "relance_auto": "Relance automatique du prescripteur", "volet_medical.consulter": "Volet médical consulté",
+}
+DEMANDE_ACTION_LABELS: dict[str, str] = {
+    "selectionner": "Unité sélectionnée", "envoyer": "Demande envoyée", "annuler": "Demande annulée",
+    "annuler_systeme": "Demande annulée automatiquement", "confirmer": "Proposition confirmée",
+    "accorder": "Accord de principe", "accepter": "Demande acceptée", "refuser": "Demande refusée",
+    "demander_precision": "Précision demandée", "repondre_precision": "Précision apportée",
+    "finaliser_admission": "Admission finalisée", "relancer_receveur": "Relance du receveur",
+    "relancer_prescripteur": "Relance du prescripteur", "renvoyer": "Demande renvoyée",
+    "reactiver": "Demande réactivée",
+}
+ACTOR_LABELS = {"prescripteur": "prescripteur", "receveur": "receveur", "system": "système", "systeme": "système",
+                "referent": "référent", "dpi": "DPI"}
+
+
+def action_label(action: str, volet_labels: dict[str, str]) -> str:
+    if action in ACTION_LABELS:
+        return ACTION_LABELS[action]
+    parts = action.split(".")
+    if len(parts) == 3 and parts[0] == "volet":
+        return f"Volet {volet_labels.get(parts[1], parts[1])} modifié"
+    if parts[0] == "demande" and len(parts) == 2:
+        return DEMANDE_ACTION_LABELS.get(parts[1], f"Demande : {parts[1].replace('_', ' ')}")
+    return action.replace("_", " ").replace(".", " : ").capitalize()
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    at: dt.datetime
+    qui: str
+    action: str
+    avant: list[str]
+    apres: list[str]
+
+
+def _changes(values: dict[str, Any]) -> list[str]:
+    return [f"{label_of(k)} : {display_text(k, v) or '(vide)'}" for k, v in values.items()]
+
+
+def history_rows(uow: UnitOfWork, dossier: Dossier, events: list[HistoryEvent]) -> list[HistoryRow]:
+    """Who (name and side), when, what, before/after of each event, in French."""
+    names: dict[int, str] = {}
+    for user_id in {e.actor_user_id for e in events if e.actor_user_id is not None}:
+        user = uow.users.get(user_id)
+        names[user_id] = f"{user.prenom} {user.nom}"
+    volet_labels = {v.name: v.label for v in VOLETS[dossier.module]}
+    rows = []
+    for e in events:
+        side = ACTOR_LABELS.get(e.actor_kind, e.actor_kind)
+        qui = f"{names[e.actor_user_id]} ({side})" if e.actor_user_id in names else side.capitalize()
+        rows.append(HistoryRow(e.at, qui, action_label(e.action, volet_labels), _changes(e.avant),
+                               _changes(e.apres)))
+    return rows

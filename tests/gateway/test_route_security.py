@@ -124,6 +124,11 @@ RULES: dict[tuple[str, str], str] = {
     # embedded UI (gateway/ui): one block per area; each helper adds its routes under its own marker line
     ("GET", "/"): USER,
     # -- ui: dossier (gateway/ui/dossier.py)
+    ("GET", "/dossiers/{dossier_id}/volets/{volet}"): USER, ("POST", "/dossiers/{dossier_id}/volets/{volet}"): USER,
+    ("POST", "/dossiers/{dossier_id}/bloc-note"): USER, ("POST", "/dossiers/{dossier_id}/pieces-jointes"): USER,
+    ("GET", "/dossiers/{dossier_id}/pieces-jointes/{piece_id}"): USER,
+    ("POST", "/dossiers/{dossier_id}/identite/{action}"): USER, ("GET", "/dossiers/{dossier_id}/impression"): USER,
+    ("GET", "/dossiers/{dossier_id}/historique"): USER,
     # -- ui: dashboard (gateway/ui/dashboard.py)
     ("GET", "/tableau-de-bord"): USER, ("GET", "/tableau-de-bord/lignes"): USER,
     ("GET", "/tableau-de-bord/export.xlsx"): USER,
@@ -174,6 +179,11 @@ INTRUDER_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/liberal/dossiers/{dossier_id}/refus"): None,
     ("POST", "/liberal/dossiers/{dossier_id}/{reponse}"): "FORM",
     # -- ui intruders: dossier
+    ("GET", "/dossiers/{dossier_id}/volets/{volet}"): None, ("POST", "/dossiers/{dossier_id}/volets/{volet}"): "FORM",
+    ("POST", "/dossiers/{dossier_id}/bloc-note"): "FORM", ("POST", "/dossiers/{dossier_id}/pieces-jointes"): "FORM",
+    ("GET", "/dossiers/{dossier_id}/pieces-jointes/{piece_id}"): None,
+    ("POST", "/dossiers/{dossier_id}/identite/{action}"): "FORM", ("GET", "/dossiers/{dossier_id}/impression"): None,
+    ("GET", "/dossiers/{dossier_id}/historique"): None,
     # -- ui intruders: dashboard
     # -- ui intruders: envoi
     # -- ui intruders: receveur
@@ -224,7 +234,7 @@ def fill(path: str, ids: Ids, api: Any) -> str:
     values = {"dossier_id": ids.dossier, "patient_id": ids.patient, "demande_id": ids.demande,
               "unite_id": ids.unite, "etablissement_id": ids.etablissement, "volet": ids.volet,
               "action": "relancer_receveur", "attribut": "homonyme", "habilitation_id": 1, "delegation_id": 1,
-              "notification_id": 1, "inbox_id": 1, "conflit_id": 1, "resource_type": "Patient",
+              "notification_id": 1, "inbox_id": 1, "piece_id": 1, "conflit_id": 1, "resource_type": "Patient",
               "resource_id": "inconnu", "version_id": 1, "path": "Inconnu/1", "token": "jeton-inconnu",
               "ticket": "ticket-inconnu", "client_id": "dpi-demo-saint-exupery", "target_id": 1,
               "reponse": "acceptation"}
