@@ -140,7 +140,19 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/dossiers/{dossier_id}/aggir"): USER, ("POST", "/dossiers/{dossier_id}/aggir"): USER,
     ("POST", "/dossiers/{dossier_id}/dossier-grand-age"): USER,
     # -- ui: admin (gateway/ui/admin.py)
+    ("GET", "/admin"): USER, ("POST", "/admin/etablissements"): USER, ("GET", "/admin/unites"): USER,
+    ("POST", "/admin/unites"): USER, ("GET", "/admin/utilisateurs"): USER, ("POST", "/admin/utilisateurs"): USER,
+    ("GET", "/admin/utilisateurs/{target_id}"): USER,
+    ("POST", "/admin/utilisateurs/{target_id}/habilitations"): USER,
+    ("POST", "/admin/utilisateurs/{target_id}/habilitations/{habilitation_id}/retrait"): USER,
+    ("POST", "/admin/utilisateurs/{target_id}/deverrouillage"): USER,
+    ("POST", "/admin/utilisateurs/{target_id}/activation"): USER,
+    ("GET", "/admin/clients-dpi"): USER, ("POST", "/admin/clients-dpi"): USER,
+    ("GET", "/admin/clients-dpi/{client_id}"): USER, ("POST", "/admin/clients-dpi/{client_id}"): USER,
     # -- ui: exploitation (gateway/ui/exploitation.py)
+    ("GET", "/exploitation/messages"): USER, ("GET", "/exploitation/messages/{inbox_id}"): USER,
+    ("POST", "/exploitation/messages/{inbox_id}/rejouer"): USER, ("GET", "/exploitation/lettres-mortes"): USER,
+    ("POST", "/exploitation/lettres-mortes"): USER,
     # -- ui: account (gateway/ui/account.py)
 }
 
