@@ -133,6 +133,12 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/tableau-de-bord"): USER, ("GET", "/tableau-de-bord/lignes"): USER,
     ("GET", "/tableau-de-bord/export.xlsx"): USER,
     # -- ui: envoi (gateway/ui/envoi.py)
+    ("GET", "/dossiers/{dossier_id}/envoi"): USER, ("POST", "/dossiers/{dossier_id}/envoi"): USER,
+    ("POST", "/dossiers/{dossier_id}/demandes/annulation"): USER,
+    ("POST", "/dossiers/{dossier_id}/demandes/{demande_id}/{action}"): USER,
+    ("POST", "/dossiers/{dossier_id}/transfert"): USER, ("POST", "/dossiers/{dossier_id}/retour-domicile"): USER,
+    ("POST", "/dossiers/{dossier_id}/annulation"): USER, ("POST", "/dossiers/{dossier_id}/reactivation"): USER,
+    ("POST", "/dossiers/{dossier_id}/relance-auto"): USER,
     # -- ui: receveur (gateway/ui/receveur.py)
     ("GET", "/receveur"): USER, ("GET", "/receveur/demandes/{demande_id}"): USER,
     ("POST", "/receveur/demandes/{demande_id}/{action}"): USER,
@@ -198,6 +204,12 @@ INTRUDER_BODIES: dict[tuple[str, str], Any] = {
     ("GET", "/dossiers/{dossier_id}/historique"): None,
     # -- ui intruders: dashboard
     # -- ui intruders: envoi
+    ("GET", "/dossiers/{dossier_id}/envoi"): None, ("POST", "/dossiers/{dossier_id}/envoi"): "FORM",
+    ("POST", "/dossiers/{dossier_id}/demandes/annulation"): "FORM",
+    ("POST", "/dossiers/{dossier_id}/demandes/{demande_id}/{action}"): "FORM",
+    ("POST", "/dossiers/{dossier_id}/transfert"): "FORM", ("POST", "/dossiers/{dossier_id}/retour-domicile"): "FORM",
+    ("POST", "/dossiers/{dossier_id}/annulation"): "FORM", ("POST", "/dossiers/{dossier_id}/reactivation"): "FORM",
+    ("POST", "/dossiers/{dossier_id}/relance-auto"): "FORM",
     # -- ui intruders: receveur
     ("GET", "/receveur/demandes/{demande_id}"): None, ("POST", "/receveur/demandes/{demande_id}/{action}"): "FORM",
     # -- ui intruders: grand_age
