@@ -107,8 +107,17 @@ def load(uow: UnitOfWork, env: Env, user_id: int, dossier_id: int, action: Actio
          ) -> tuple[Dossier, Subject]:
     dossier = uow.dossiers.get(dossier_id)
     subject = subject_for(uow, user_id)
-    require(subject, action, scope_of(dossier), env.clock.now())
+    if not (action is Action.DOSSIER_LIRE and subject.est_medecin and _medecin_traitant_accepte(uow, user_id,
+                                                                                                   dossier)):
+        require(subject, action, scope_of(dossier), env.clock.now())
     return dossier, subject
+
+
+def _medecin_traitant_accepte(uow: UnitOfWork, user_id: int, dossier: Dossier) -> bool:
+    """The médecin traitant named in the dossier reads it once he accepted it (DOSSIER_LIRE only)."""
+    from orientation_core.people import liberal
+
+    return liberal.a_accepte(uow, user_id, dossier)
 
 
 def modifier_volet(uow: UnitOfWork, env: Env, user_id: int, dossier_id: int, volet: str,

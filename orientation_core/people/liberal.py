@@ -57,6 +57,8 @@ class DossierLiberal:
     etat: str
     created_at: dt.datetime | None
     reponse: Reponse
+    medecin_traitant: bool = True  # the dossier names him médecin traitant (else: one he created, his own)
+    owner_user_id: int | None = None  # a médecin libéral's own dossier (None: a unit's dossier)
 
 
 @dataclass(frozen=True)
@@ -101,3 +103,101 @@ def repondre(uow: UnitOfWork, env: Env, user_id: int, dossier_id: int, reponse: 
     record(uow, user_id, env.clock.now(), f"medecin_traitant.{reponse.value}", user_id,
            apres={"dossier": dossier.numero})
     return dossier
+
+
+def a_accepte(uow: UnitOfWork, user_id: int, dossier: Dossier) -> bool:
+    """The user is the médecin traitant this dossier names and accepted it: he may read it (DOMAIN.md §6)."""
+    user = uow.users.get(user_id)
+    if not user.est_medecin or not user.identifiant_national or not dossier.numero:
+        return False
+    if medecin_traitant_idnps(dossier.module, dossier.volets) != user.identifiant_national:
+        return False
+    rows = uow.accounts.dossiers_medecin_traitant(user.identifiant_national, user_id, recherche=dossier.numero)
+    return any(r.dossier_id == dossier.id and r.reponse is Reponse.ACCEPTEE for r in rows)
+
+
+def mes_dossiers(uow: UnitOfWork, user_id: int) -> list[DossierLiberal]:
+    """"Accéder à mes dossiers": those he created and those he accepted as médecin traitant, newest first."""
+    rows = uow.accounts.dossiers_medecin_traitant(_idnps(uow, user_id), user_id, include_owned=True)
+    return [r for r in rows if r.owner_user_id == user_id or r.reponse is Reponse.ACCEPTEE]
+
+
+@dataclass(frozen=True)
+class DelegationRecue:
+    """A délégation received and active now: whose dossiers, until when, and those dossiers."""
+
+    delegation_id: int
+    delegant: str
+    type: str
+    debut: dt.datetime
+    fin: dt.datetime
+    dossiers: list[DossierLiberal]
+
+
+def delegations_recues(uow: UnitOfWork, env: Env, user_id: int) -> list[DelegationRecue]:
+    """The délégants' own dossiers this user may read now through an active délégation (confrère or assistant
+    with the right to read), as the rights check sees them (orientation_core.people.policy)."""
+    from orientation_core.people.policy import Action, delegated_actions
+
+    user = uow.users.get(user_id)
+    now = env.clock.now()
+    out: list[DelegationRecue] = []
+    for d in uow.users.delegations_received(user_id):
+        if d.id is None or not d.active_at(now) or Action.DOSSIER_LIRE not in delegated_actions(d, user.est_medecin):
+            continue
+        delegant = uow.users.get(d.delegant_id)
+        rows = (uow.accounts.dossiers_medecin_traitant(delegant.identifiant_national, d.delegant_id,
+                                                       include_owned=True)
+                if delegant.identifiant_national else [])
+        out.append(DelegationRecue(delegation_id=d.id, delegant=delegant.nom_complet, type=d.type.value,
+                                   debut=d.debut, fin=d.fin,
+                                   dossiers=[r for r in rows if r.owner_user_id == d.delegant_id]))
+    return out
+
+
+@dataclass(frozen=True)
+class NouveauPatient:
+    """"Créer un dossier" from the médecin libéral space: the patient's identity as typed (strings from a form)."""
+
+    module: str
+    nom_naissance: str
+    prenoms: str
+    date_naissance: str
+    sexe: str
+
+
+def creer_dossier(uow: UnitOfWork, env: Env, user_id: int, form: NouveauPatient) -> Dossier:
+    """Registers the patient and creates the dossier in the médecin libéral's own space (he is its owner).
+    Every field in error is reported at once (``details["champs"]``), in French."""
+    from orientation_core.dossier import service as dossiers
+    from orientation_core.errors import ValidationFailed
+    from orientation_core.patients import service as patients
+    from orientation_core.patients.model import Patient, Sexe
+
+    _idnps(uow, user_id)
+    errors: dict[str, str] = {}
+    module = next((m for m in Module if m.value == form.module), None)
+    if module is None:
+        errors["module"] = "Choisissez le type de dossier."
+    if not form.nom_naissance.strip():
+        errors["nom_naissance"] = "Le nom de naissance est obligatoire."
+    prenoms = form.prenoms.replace(",", " ").split()
+    if not prenoms:
+        errors["prenoms"] = "Au moins un prénom de naissance est obligatoire."
+    naissance: dt.date | None = None
+    try:
+        naissance = dt.date.fromisoformat(form.date_naissance.strip())
+    except ValueError:
+        errors["date_naissance"] = "Saisissez la date de naissance (jour, mois, année)."
+    if naissance is not None and naissance > env.clock.now().date():
+        errors["date_naissance"] = "La date de naissance ne peut pas être dans le futur."
+    sexe = next((x for x in Sexe if x.value == form.sexe), None)
+    if sexe is None:
+        errors["sexe"] = "Choisissez le sexe."
+    if errors or module is None or naissance is None or sexe is None:
+        raise ValidationFailed("Le formulaire comporte des erreurs.", code="liberal.dossier",
+                               details={"champs": errors})
+    patient = patients.register(uow, env, Patient(nom_naissance=form.nom_naissance.strip().upper(),
+                                                  prenoms=prenoms, date_naissance=naissance, sexe=sexe))
+    assert patient.id is not None
+    return dossiers.creer(uow, env, user_id, module, patient.id)

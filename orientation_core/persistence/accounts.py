@@ -126,12 +126,13 @@ class SqlAccounts:
         if include_owned:
             mine = sa.or_(mine, d.owner_user_id == user_id)
         stmt = sa.select(d.id, d.numero, d.module, d.patient_nom_affiche, d.etat, d.created_at, r.statut,
-                         d.medecin_traitant_idnps).select_from(joined).where(mine)
+                         d.medecin_traitant_idnps, d.owner_user_id).select_from(joined).where(mine)
         if recherche.strip():  # a dossier number, or a name prefix (birth or used name), as on the dashboard
             stmt = stmt.where(_search_clause(recherche, d.numero, d.patient_nom_recherche,
                                              d.patient_nom_naissance_recherche))
         rows = self._s.execute(stmt.order_by(d.created_at.desc(), d.id.desc()).limit(limit)).all()
         return [DossierLiberal(dossier_id=row[0], numero=row[1], module=Module(row[2]), patient=row[3],
                                etat=str(getattr(row[4], "value", row[4])), created_at=row[5],
-                               reponse=Reponse(row[6]) if row[6] else Reponse.EN_ATTENTE)
+                               reponse=Reponse(row[6]) if row[6] else Reponse.EN_ATTENTE,
+                               medecin_traitant=row[7] == idnps, owner_user_id=row[8])
                 for row in rows]

@@ -91,13 +91,56 @@ def test_the_page_lists_counts_and_answers(make_api: Any) -> None:
     csrf = answer.json()["csrf"]
     page = api.client.get("/liberal")
     assert page.status_code == 200 and dossier["numero"] in page.text
-    assert re.search(r"Sanitaire \d+ · Grand Âge \d+", html.unescape(page.text))
+    shown = html.unescape(page.text)
+    assert re.search(r"\d+ dossiers? à accepter", shown) and "Hébergement pour Personnes Âgées" in shown
     refused = api.client.post(f"/liberal/dossiers/{dossier['id']}/refus", data={"csrf_token": csrf},
                               follow_redirects=False)
     assert refused.status_code == 303
     after = html.unescape(api.client.get("/liberal").text)
-    waiting, declined = after.split("Dossiers refusés", 1)
-    assert dossier["numero"] not in waiting.split("en attente de votre acceptation", 1)[1]
+    waiting, declined = after.split('id="refuses"', 1)
+    assert dossier["numero"] not in waiting.split('id="a-accepter"', 1)[1]
     assert dossier["numero"] in declined
     # without the CSRF token the answer is refused
     assert api.client.post(f"/liberal/dossiers/{dossier['id']}/acceptation").status_code == 403
+
+
+HTML = {"Accept": "text/html"}
+
+
+def test_an_accepted_dossier_opens_for_its_medecin_traitant_only(api: Api) -> None:
+    """Before accepting, the médecin traitant reads nothing of a unit's dossier; once he accepted it, it is in
+    "Mes dossiers" and he reads it (read only); a doctor who declined it, or another doctor, does not."""
+    dossier = prefilled_dossier(api)
+    api.problem(api.get(MOREAU, f"/api/v1/dossiers/{dossier['id']}"), 403, "droits.refuse")
+    api.ok(api.post(MOREAU, f"/api/v1/liberal/dossiers/{dossier['id']}/acceptation"))
+    assert api.ok(api.get(MOREAU, f"/api/v1/dossiers/{dossier['id']}"))["numero"] == dossier["numero"]
+    api.problem(api.patch(MOREAU, f"/api/v1/dossiers/{dossier['id']}/volets/soins_projet", json={"projet": "Domicile"}),
+                403, "droits.refuse")
+    mine = html.unescape(api.client.get("/liberal", headers=api.as_(MOREAU) | HTML).text).split('id="mes-dossiers"', 1)[1]
+    assert f'href="/dossiers/{dossier["id"]}"' in mine.split('id="delegations"', 1)[0]
+    api.problem(api.get(LEROY, f"/api/v1/dossiers/{dossier['id']}"), 403, "droits.refuse")
+    api.ok(api.post(MOREAU, f"/api/v1/liberal/dossiers/{dossier['id']}/refus"))
+    api.problem(api.get(MOREAU, f"/api/v1/dossiers/{dossier['id']}"), 403, "droits.refuse")
+
+
+def test_create_a_dossier_from_the_space_keeps_typed_values_on_error(api: Api) -> None:
+    bad = api.client.post("/liberal/nouveau", headers=api.as_(MOREAU) | HTML, data={
+        "module": "grand_age", "nom_naissance": "Girard", "prenoms": "Jeanne", "date_naissance": "2090-01-01",
+        "sexe": ""}, follow_redirects=False)
+    shown = html.unescape(bad.text)
+    assert bad.status_code == 422 and "La date de naissance ne peut pas être dans le futur." in shown
+    assert "Choisissez le sexe." in shown and 'value="Girard"' in shown and 'value="2090-01-01"' in shown
+    assert 'id="module-grand_age" name="module" value="grand_age" checked' in shown
+    made = api.client.post("/liberal/nouveau", headers=api.as_(MOREAU) | HTML, data={
+        "module": "grand_age", "nom_naissance": "Girard", "prenoms": "Jeanne Marie", "date_naissance": "1931-05-04",
+        "sexe": "F"}, follow_redirects=False)
+    assert made.status_code == 303, made.text
+    dossier_id = int(made.headers["location"].rsplit("/", 1)[1])
+    created = api.ok(api.get(MOREAU, f"/api/v1/dossiers/{dossier_id}"))
+    assert created["module"] == "grand_age" and created["numero"].startswith("G")
+    # his confrère Dr Leroy, in his délégation's window, sees it among the dossiers delegated to him
+    delegated = html.unescape(api.client.get("/liberal", headers=api.as_(LEROY) | HTML).text).split('id="delegations"', 1)[1]
+    assert "Dossiers de Luc Moreau" in delegated and created["numero"] in delegated
+    # a non-doctor gets the French refusal page
+    refused = api.client.get("/liberal/nouveau", headers=api.as_("sbernard") | HTML)
+    assert refused.status_code == 403 and "réservé aux médecins" in html.unescape(refused.text)

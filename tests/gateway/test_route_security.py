@@ -115,7 +115,7 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/connexion/code"): PUBLIC, ("POST", "/connexion/code/nouveau"): PUBLIC,
     ("GET", "/connexion/psc"): PUBLIC, ("GET", "/connexion/psc/retour"): PUBLIC,
     ("GET", "/connexion/premiere"): PUBLIC, ("POST", "/connexion/premiere"): PUBLIC,
-    ("GET", "/compte/invitations/{token}"): PUBLIC,  # the invitation says to sign in; the POST needs a session
+    ("GET", "/compte/invitations/{token}"): USER,  # the e-mailed link signs the assistant in first
     ("GET", "/charte"): USER, ("POST", "/charte"): USER, ("GET", "/compte"): USER, ("POST", "/compte"): USER,
     ("GET", "/compte/delegations"): USER, ("POST", "/compte/delegations"): USER,
     ("POST", "/compte/delegations/{delegation_id}/revocation"): USER, ("POST", "/compte/invitations/{token}"): USER,
@@ -160,6 +160,7 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/exploitation/messages/{inbox_id}/rejouer"): USER, ("GET", "/exploitation/lettres-mortes"): USER,
     ("POST", "/exploitation/lettres-mortes"): USER,
     # -- ui: account (gateway/ui/account.py)
+    ("POST", "/compte/mot-de-passe"): USER, ("GET", "/liberal/nouveau"): USER, ("POST", "/liberal/nouveau"): USER,
 }
 
 # Routes naming a dossier, patient, demande, unit or établissement: the body an intruder sends (valid, so the

@@ -73,7 +73,7 @@ def test_mon_compte_page_keeps_typed_values_and_shows_errors_by_the_field(make_a
                                            "code_postal": "69003", "ville": "Lyon", "alertes_email": "oui"})
     assert bad.status_code == 422
     assert 'value="pas-une-adresse"' in bad.text
-    assert re.search(r'id="email-aide" class="alerte" role="alert">Saisissez une adresse e-mail valide',
+    assert re.search(r'id="email-aide" class="erreur">Saisissez une adresse e-mail valide',
                      html.unescape(bad.text))
     without_csrf = api.client.post("/compte", data={"email": "x@y.fr", "code_postal": "69003", "ville": "Lyon"})
     assert without_csrf.status_code == 403
@@ -222,7 +222,8 @@ def test_delegations_page_edits_and_revokes(make_api: Any, gw: dict[str, Any]) -
     assert after["fin"].startswith("2026-03-05T23:00:00")  # end of 5 March, Paris time
     bad = api.client.post(f"/compte/delegations/{leroy['id']}/modification",
                           data={"csrf_token": csrf, "fin": "demain"})
-    assert bad.status_code == 422 and "Date invalide" in html.unescape(bad.text)
+    assert bad.status_code == 422 and "Date de fin invalide" in html.unescape(bad.text)
+    assert 'value="demain"' in bad.text  # the typed value is kept
     revoked = api.client.post(f"/compte/delegations/{leroy['id']}/revocation", data={"csrf_token": csrf},
                               follow_redirects=False)
     assert revoked.status_code == 303 and "Révoquée" in html.unescape(api.client.get("/compte/delegations").text)
