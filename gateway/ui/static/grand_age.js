@@ -26,7 +26,10 @@
     if (choice !== "S") { return null; }
     var scores = [];
     form.querySelectorAll("#v-" + variable + " [data-sous]").forEach(function (fs) {
-      scores.push(scoreOfAdverbs(fs.querySelectorAll("input[type=checkbox]:checked").length));
+      var score = scoreOfAdverbs(fs.querySelectorAll("input[type=checkbox]:checked").length);
+      var shown = fs.querySelector(".aggir-cotation");
+      if (shown) { shown.hidden = false; shown.querySelector("strong").textContent = score; }
+      scores.push(score);
     });
     return combine(table, variable, scores);
   }
