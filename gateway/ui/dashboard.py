@@ -70,6 +70,9 @@ EMPTY = {
 }
 
 
+DEFAULTS: dict[str, object] = {"section": Section.EN_COURS, "page": 1, "par_page": DEFAULT_PAGE_SIZE}
+
+
 # --- the filters, as the query string carries them ------------------------------------------------------------------
 
 
@@ -105,8 +108,7 @@ class Filtres:
                                      "par_page": self.par_page} | changes
         pairs: list[tuple[str, str]] = []
         for key, value in values.items():
-            if value is None or value == "" or (key == "page" and value == 1) or (
-                    key == "par_page" and value == DEFAULT_PAGE_SIZE):
+            if value is None or value == "" or value == DEFAULTS.get(key):
                 continue
             if isinstance(value, tuple):
                 pairs.extend((key, str(getattr(v, "value", v))) for v in value)
