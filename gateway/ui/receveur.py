@@ -151,11 +151,22 @@ def _int_or_none(value: str) -> int | None:
     return int(value) if value.isdigit() else None
 
 
+def _filtre(statut: str) -> tuple[str, str, frozenset[Status]]:
+    """The status filter asked: a tab key, or one status (its value or its name, ``en_attente``); else every
+    status. Returns (the tab or status asked, its label, the statuses)."""
+    if statut in ONGLETS:
+        return statut, ONGLETS[statut][0], ONGLETS[statut][1]
+    found = next((s for s in Status if statut in (s.value, s.name.lower()) and s is not Status.EN_REDACTION), None)
+    if found is not None:
+        return found.value, STATUS_LABELS[found], frozenset({found})
+    return "toutes", ONGLETS["toutes"][0], frozenset()
+
+
 @router.get("/receveur", summary="Demandes reçues par les unités du receveur", response_class=HTMLResponse)
 def receveur_dashboard(request: Request, user_id: UserId, unite_id: str = "", statut: str = "toutes",
                        recherche: str = "", page: int = 1) -> Response:
     c = container(request)
-    onglet = statut if statut in ONGLETS else "toutes"
+    onglet, libelle, statuts = _filtre(statut)
     unite = _int_or_none(unite_id)
     page = max(page, 1)
     now = c.env.clock.now()
@@ -163,7 +174,7 @@ def receveur_dashboard(request: Request, user_id: UserId, unite_id: str = "", st
         subject = subject_for(uow, user_id)
         unite_ids = sorted(subject.unites(*RECEVEUR_ROLES))
         unites = uow.directory.unites(unite_ids) if unite_ids else {}
-        result = demandes.receveur_dashboard(uow, c.env, user_id, unite_id=unite, statuts=ONGLETS[onglet][1],
+        result = demandes.receveur_dashboard(uow, c.env, user_id, unite_id=unite, statuts=statuts,
                                              recherche=recherche, page=page, page_size=PAGE_SIZE)
         criteres = {"unite_id": "" if unite is None else str(unite), "statut": onglet, "recherche": recherche}
 
@@ -178,7 +189,7 @@ def receveur_dashboard(request: Request, user_id: UserId, unite_id: str = "", st
         return show(request, user_id, "receveur/tableau.html", {
             "lignes": [_ligne(r, c.env, now) for r in result.items],
             "unites": sorted(unites.values(), key=lambda u: u.nom), "unite_id": unite, "onglets": onglets,
-            "onglet": onglet, "onglet_libelle": ONGLETS[onglet][0], "recherche": recherche, "page": result.page,
+            "onglet": onglet, "onglet_libelle": libelle, "recherche": recherche, "page": result.page,
             "precedente": lien(page=page - 1) if page > 1 else "", "suivante": lien(page=page + 1)
             if result.has_next else "", "sans_unite": not unite_ids,
         }, uow=uow)

@@ -82,6 +82,9 @@ def test_dashboard_lists_the_units_demandes_by_status_search_and_unit(api: Any, 
 
     a_traiter = _rows(_get(api, gw["DURAND"], "/receveur?statut=a_traiter"))
     assert len(a_traiter) == 1 and "DA SILVA" in a_traiter[0] and "En attente de réponse" in a_traiter[0]
+    one_status = _get(api, gw["DURAND"], "/receveur?statut=en_attente")  # one status, by name or value
+    assert [r for r in _rows(one_status) if "DA SILVA" in r] == _rows(one_status)
+    assert "<caption>En attente de réponse" in one_status.text
     refusees = _rows(_get(api, gw["DURAND"], "/receveur?statut=refusees"))
     assert all("Refusée" in r or "Annulée" in r for r in refusees) and refusees
     finalisees = _rows(_get(api, gw["DURAND"], "/receveur?statut=finalisees"))
