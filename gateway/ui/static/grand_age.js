@@ -73,7 +73,6 @@
       out.textContent = r ? "Aperçu (non enregistré) : GIR " + r.gir + ", rang " + r.rang + ". " +
         table.sens[String(r.gir)] : "";
     }
-    form.addEventListener("change", update);
-    update();
+    form.addEventListener("change", update);  // not on load: the server's result is what is shown first
   });
 })();

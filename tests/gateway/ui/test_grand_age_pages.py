@@ -99,7 +99,7 @@ def test_each_gir_through_the_form(api: Any, gw: dict[str, Any], grand_age: int,
     assert f"GIR {gir}</span>" in page.text and f"rang {rang} " in page.text
     words = {1: "gravement altérées", 2: "la plupart des activités", 3: "plusieurs fois par jour",
              4: "une fois levée", 5: "aide ponctuelle", 6: "encore autonome"}
-    assert words[gir] in page.text
+    assert re.search(rf'<p class="gir-sens">[^<]*{words[gir]}', page.text)
     # the saved grid comes back checked
     for variable, letter in zip(VARIABLES, letters.ljust(10, "A"), strict=True):
         assert re.search(rf'id="v-{variable.value}-{letter}" value="{letter}"\s+checked', page.text), variable
@@ -194,3 +194,57 @@ def test_paper_gir_is_shown_then_replaced_by_the_grid(api: Any, gw: dict[str, An
     assert "GIR 2 saisi sans grille" in page
     assert _post(api, gw["MARTIN"], url, _letters("AAAAAABA")).status_code == 303
     assert _volet(api, linked)["gir"] == 5
+
+
+def _vidal(api: Any) -> int:
+    """Dr Moreau's (médecin libéral) Grand Âge dossier for Mme Vidal."""
+    from orientation_core.patients.model import TypeIdentifiantPatient
+
+    with api.container.uow() as uow:
+        patient = uow.patients.by_identifier(TypeIdentifiantPatient.IPP, "100011", "690001011")
+        assert patient is not None and patient.id is not None
+        found: int | None = uow.dossiers.for_patient(patient.id)[0].id
+        assert found is not None
+        return found
+
+
+def test_medecin_liberal_and_his_confrere_fill_the_grid_his_assistant_may_not(api: Any, gw: dict[str, Any]
+                                                                               ) -> None:
+    url = f"/dossiers/{_vidal(api)}/aggir"
+    assert _get(api, gw["MOREAU"], url).status_code == 200
+    assert _post(api, gw["MOREAU"], url, _letters("AAAAAABA")).status_code == 303
+    assert _volet(api, _vidal(api))["gir"] == 5
+    # Dr Leroy, confrère with a délégation: the same rights, the medical volet included
+    assert _post(api, gw["LEROY"], url, _letters("AAAABCBC")).status_code == 303
+    assert _volet(api, _vidal(api))["gir"] == 3
+    # the assistant's délégation never carries the medical volets
+    refused = _get(api, gw["GARNIER"], url)
+    assert refused.status_code == 403 and "il faut une habilitation médicale" in refused.text
+
+
+def test_cancelled_dossier_refuses_the_grid_and_keeps_what_was_typed(api: Any, gw: dict[str, Any],
+                                                                     grand_age: int) -> None:
+    from orientation_core.dossier import service as dossiers
+
+    with api.container.uow() as uow:
+        dossiers.annuler_dossier(uow, api.container.env, api.user_id(gw["MARTIN"]), grand_age, "Erreur de saisie")
+    response = _post(api, gw["MARTIN"], f"/dossiers/{grand_age}/aggir", _letters("CCCCCCCC"))
+    assert response.status_code == 409
+    assert "Ce dossier est annulé : réactivez-le pour le modifier." in response.text
+    assert re.search(r'id="v-coherence-C" value="C"\s+checked', response.text)
+    assert "grille_aggir" not in _volet(api, grand_age)
+
+
+def test_grid_saved_through_the_api_with_lettered_sub_variables_is_shown(api: Any, gw: dict[str, Any],
+                                                                         grand_age: int) -> None:
+    grille = {"coherence": "A", "orientation": "A", "toilette": "B", "alimentation": "A", "elimination": "A",
+              "transferts": "A", "deplacement_interieur": "A",
+              "sous_variables": {"habillage": {"haut": "A", "moyen": "C", "bas": "A"}}}
+    api.ok(api.patch(gw["MARTIN"], f"/api/v1/dossiers/{grand_age}/volets/medical", json={"grille_aggir": grille}))
+    page = _get(api, gw["MARTIN"], f"/dossiers/{grand_age}/aggir").text
+    # sub-variables given as letters cannot be shown as adverbs: the variable shows its derived letter (ACA → B)
+    assert re.search(r'id="v-habillage-B" value="B"\s+checked', page)
+    assert re.search(r'id="v-toilette-B" value="B"\s+checked', page)
+    assert not re.search(r'id="v-deplacement_exterieur-\w" value="\w"\s+checked', page)  # not given yet
+    # H: toilette B 2000 + habillage B 2000 = 4000 → rang 11, GIR 4
+    assert "GIR 4</span>" in page and "rang 11 (groupe H, total 4000)" in page
