@@ -140,7 +140,7 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/dossiers/{dossier_id}/annulation"): USER, ("POST", "/dossiers/{dossier_id}/reactivation"): USER,
     ("POST", "/dossiers/{dossier_id}/relance-auto"): USER,
     # -- ui: receveur (gateway/ui/receveur.py)
-    ("GET", "/receveur"): USER, ("GET", "/receveur/demandes/{demande_id}"): USER,
+    ("GET", "/receveur"): USER, ("GET", "/receveur/lignes"): USER, ("GET", "/receveur/demandes/{demande_id}"): USER,
     ("POST", "/receveur/demandes/{demande_id}/{action}"): USER,
     # -- ui: grand_age (gateway/ui/grand_age.py)
     ("GET", "/dossiers/{dossier_id}/aggir"): USER, ("POST", "/dossiers/{dossier_id}/aggir"): USER,
