@@ -18,6 +18,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from gateway.api.deps import UserId
+from gateway.ui import render
 from gateway.ui.dossier_view import volets_view
 from gateway.ui.pages import PARIS, RECEVEUR_ROLES, container, field_errors, see_other, show
 from orientation_core.dashboard import DemandeRow
@@ -162,37 +163,51 @@ def _filtre(statut: str) -> tuple[str, str, frozenset[Status]]:
     return "toutes", ONGLETS["toutes"][0], frozenset()
 
 
-@router.get("/receveur", summary="Demandes reçues par les unités du receveur", response_class=HTMLResponse)
-def receveur_dashboard(request: Request, user_id: UserId, unite_id: str = "", statut: str = "toutes",
-                       recherche: str = "", page: int = 1) -> Response:
+def _liste(request: Request, user_id: int, unite_id: str, statut: str, recherche: str, page: int, *,
+           fragment: bool) -> Response:
     c = container(request)
     onglet, libelle, statuts = _filtre(statut)
     unite = _int_or_none(unite_id)
     page = max(page, 1)
     now = c.env.clock.now()
     with c.uow() as uow:
-        subject = subject_for(uow, user_id)
-        unite_ids = sorted(subject.unites(*RECEVEUR_ROLES))
-        unites = uow.directory.unites(unite_ids) if unite_ids else {}
         result = demandes.receveur_dashboard(uow, c.env, user_id, unite_id=unite, statuts=statuts,
                                              recherche=recherche, page=page, page_size=PAGE_SIZE)
+        lignes = [_ligne(r, c.env, now) for r in result.items]
+        if fragment:
+            return render(request, "receveur/_lignes.html", {"lignes": lignes, "recherche": recherche})
+        unite_ids = sorted(subject_for(uow, user_id).unites(*RECEVEUR_ROLES))
+        unites = uow.directory.unites(unite_ids) if unite_ids else {}
         criteres = {"unite_id": "" if unite is None else str(unite), "statut": onglet, "recherche": recherche}
 
-        def lien(**changes: Any) -> str:
+        def lien(base: str = "/receveur", **changes: Any) -> str:
             query = {k: v for k, v in (criteres | {"page": page} | changes).items() if v not in ("", None)}
             if query.get("page") == 1:
                 query.pop("page")
-            return "/receveur?" + urlencode(query) if query else "/receveur"
+            return f"{base}?{urlencode(query)}" if query else base
 
         onglets = [{"cle": k, "libelle": label, "href": lien(statut=k, page=1), "actif": k == onglet}
                    for k, (label, _) in ONGLETS.items()]
         return show(request, user_id, "receveur/tableau.html", {
-            "lignes": [_ligne(r, c.env, now) for r in result.items],
-            "unites": sorted(unites.values(), key=lambda u: u.nom), "unite_id": unite, "onglets": onglets,
-            "onglet": onglet, "onglet_libelle": libelle, "recherche": recherche, "page": result.page,
-            "precedente": lien(page=page - 1) if page > 1 else "", "suivante": lien(page=page + 1)
-            if result.has_next else "", "sans_unite": not unite_ids,
+            "lignes": lignes, "unites": sorted(unites.values(), key=lambda u: u.nom), "unite_id": unite,
+            "onglets": onglets, "onglet": onglet, "onglet_libelle": libelle, "recherche": recherche,
+            "page": result.page, "precedente": lien(page=page - 1) if page > 1 else "",
+            "suivante": lien(page=page + 1) if result.has_next else "", "sans_unite": not unite_ids,
+            "fragment": lien("/receveur/lignes"),
         }, uow=uow)
+
+
+@router.get("/receveur", summary="Demandes reçues par les unités du receveur", response_class=HTMLResponse)
+def receveur_dashboard(request: Request, user_id: UserId, unite_id: str = "", statut: str = "toutes",
+                       recherche: str = "", page: int = 1) -> Response:
+    return _liste(request, user_id, unite_id, statut, recherche, page, fragment=False)
+
+
+@router.get("/receveur/lignes", summary="Demandes reçues : les lignes seules (rafraîchissement des statuts)",
+            response_class=HTMLResponse)
+def receveur_dashboard_rows(request: Request, user_id: UserId, unite_id: str = "", statut: str = "toutes",
+                            recherche: str = "", page: int = 1) -> Response:
+    return _liste(request, user_id, unite_id, statut, recherche, page, fragment=True)
 
 
 # --- the received demande ------------------------------------------------------------------------------------------

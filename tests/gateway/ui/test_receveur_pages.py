@@ -58,7 +58,7 @@ def _text(response: httpx.Response) -> str:
 
 
 def _rows(response: httpx.Response) -> list[str]:
-    body = response.text.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    body = re.split(r"<tbody[^>]*>", response.text, maxsplit=1)[1].split("</tbody>", 1)[0]
     return [" ".join(html.unescape(re.sub(r"<[^>]+>", " ", row)).split()) for row in body.split("<tr>")[1:]]
 
 
@@ -89,6 +89,12 @@ def test_dashboard_lists_the_units_demandes_by_status_search_and_unit(api: Any, 
     assert all("Refusée" in r or "Annulée" in r for r in refusees) and refusees
     finalisees = _rows(_get(api, gw["DURAND"], "/receveur?statut=finalisees"))
     assert len(finalisees) == 1 and "DUBOIS" in finalisees[0]
+
+    # the live refresh: the page names its rows' URL, which sends the same rows alone
+    assert 'data-refresh="/receveur/lignes?statut=a_traiter"' in _get(api, gw["DURAND"], "/receveur?statut=a_traiter").text
+    fragment = _get(api, gw["DURAND"], "/receveur/lignes?statut=a_traiter")
+    assert fragment.status_code == 200 and "<html" not in fragment.text and "DA SILVA" in fragment.text
+    assert "NGUYEN" not in fragment.text
 
     found = _rows(_get(api, gw["DURAND"], "/receveur?recherche=nguy"))
     assert len(found) == 1 and "NGUYEN" in found[0]
