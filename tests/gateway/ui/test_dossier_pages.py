@@ -22,8 +22,9 @@ def _dossier(api: Any, ipp: str = "100001", module: str = "sanitaire") -> int:
         patient = uow.patients.by_identifier(TypeIdentifiantPatient.IPP, ipp, "690001011")
         assert patient is not None and patient.id is not None
         dossier = next(d for d in uow.dossiers.for_patient(patient.id) if d.module.value == module)
-        assert dossier.id is not None
-        return dossier.id
+        found: int | None = dossier.id
+        assert found is not None
+        return found
 
 
 def _volet(api: Any, dossier_id: int, name: str) -> dict[str, Any]:
