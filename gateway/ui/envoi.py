@@ -77,6 +77,12 @@ MENTION_LABELS = {
     "digestif_endocrinologie": "Digestif, endocrinologie", "brules": "Brûlés",
     "conduites_addictives": "Conduites addictives", "pediatrie": "Pédiatrie", "cancers": "Cancers",
 }
+# Needs as the directory stores them (besoins_acceptes) → words; an unknown need shows as its code in words.
+BESOIN_LABELS = {
+    "pansements": "Pansements", "oxygene": "Oxygène", "reeducation": "Rééducation", "appareillage": "Appareillage",
+    "perfusion": "Perfusion", "soins_palliatifs": "Soins palliatifs", "troubles_cognitifs": "Troubles cognitifs",
+    "unite_protegee": "Unité protégée",
+}
 RAYONS = ("10", "20", "30", "50", "100")
 _POSTCODE = re.compile(r"^\d{5}$")
 
@@ -214,20 +220,25 @@ def search(uow: UnitOfWork, dossier: Dossier, recherche: Recherche, demandes_by_
         rayon_km=rayon if position else None, mention=mention)
     propositions = []
     for s in suggestions:
-        raisons = list(s.raisons)
+        raisons = [f"mention SMR demandée ({MENTION_LABELS.get(mention, mention)})"
+                   if mention and r == f"mention {mention}" else r for r in s.raisons]
         if dossier.type_orientation and s.unite.type.value == dossier.type_orientation:
             raisons.insert(0, f"correspond à l'orientation du dossier ({TYPE_UNITE_LABELS[s.unite.type]})")
         if besoins:
             manquants = [b for b in besoins if b not in s.unite.besoins_acceptes]
             if manquants:
-                raisons.append("ne prend pas en charge : " + ", ".join(_words(b) for b in manquants))
+                raisons.append("ne prend pas en charge : " + ", ".join(besoin_label(b) for b in manquants))
         assert s.unite.id is not None
         propositions.append(Proposition(s, raisons, demandes_by_unit.get(s.unite.id)))
     return ResultatRecherche(
         recherche=recherche, types=[(t.value, TYPE_UNITE_LABELS[t]) for t in module_types],
-        besoins=[(b, _words(b)) for b in known_besoins],
+        besoins=[(b, besoin_label(b)) for b in known_besoins],
         mentions=sorted(((m, MENTION_LABELS.get(m, _words(m))) for m in MENTIONS_SMR), key=lambda p: p[1]),
         propositions=propositions, position=position, erreurs=erreurs)
+
+
+def besoin_label(value: str) -> str:
+    return BESOIN_LABELS.get(value) or _words(value)
 
 
 def _words(value: str) -> str:
@@ -342,7 +353,7 @@ def _page(request: Request, user_id: int, dossier_id: int, *, recherche: Recherc
             "reactivable_until": reactivable_until if reactivable_until and reactivable_until > now else None,
             "reactivation_expiree": reactivable_until is not None and reactivable_until <= now,
             "type_labels": {t.value: label for t, label in TYPE_UNITE_LABELS.items()},
-            "mention_labels": MENTION_LABELS, "rayons": RAYONS, "words": _words,
+            "mention_labels": MENTION_LABELS, "rayons": RAYONS, "besoin_label": besoin_label,
             "message": _message(fait, demande_id, nombre, vues, unites_transfert, unite_dossier),
             "now": now, "module_sanitaire": dossier.module is Module.SANITAIRE,
         }

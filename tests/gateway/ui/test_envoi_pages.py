@@ -23,7 +23,7 @@ def dossier_of(api: Any, ipp: str, module: str = "sanitaire") -> int:
         assert patient is not None and patient.id is not None
         dossier = next(d for d in uow.dossiers.for_patient(patient.id) if d.module.value == module)
         assert dossier.id is not None
-        return dossier.id
+        return int(dossier.id)
 
 
 def demande_to(api: Any, dossier_id: int, code_uf: str) -> int:
@@ -31,12 +31,12 @@ def demande_to(api: Any, dossier_id: int, code_uf: str) -> int:
     with api.container.uow() as uow:
         found = [d for d in uow.demandes.for_dossier(dossier_id) if d.unite_id == unite_id]
         assert found and found[-1].id is not None
-        return found[-1].id
+        return int(found[-1].id)
 
 
 def statut(api: Any, demande_id: int) -> str:
     with api.container.uow() as uow:
-        return uow.demandes.get(demande_id).statut.value
+        return str(uow.demandes.get(demande_id).statut.value)
 
 
 def get(api: Any, login: str, path: str) -> httpx.Response:
@@ -120,7 +120,7 @@ def test_search_by_type_postcode_radius_needs_and_mention_gives_reasons(api: Any
                                         "&mention=geriatrie"))
     first = re.search(r'<table aria-labelledby="titre-suggestions".*?<tbody>(.*?)</tr>', page)
     assert first and "SMR gériatrique" in first.group(1)
-    assert "2/2 besoin(s) pris en charge" in first.group(1) and "mention geriatrie" in first.group(1)
+    assert "2/2 besoin(s) pris en charge" in first.group(1) and "mention SMR demandée (Gériatrie)" in first.group(1)
     assert "ne prend pas en charge : Troubles cognitifs" in page  # SMR polyvalent: pansements only
     # a postcode no unit carries: the département's units, said to be an approximation
     page = text(get(api, gw["BERNARD"], f"{base}&type=smr&code_postal=69007&rayon=50"))
@@ -305,3 +305,17 @@ def test_expired_reactivation_and_automatic_relance(api: Any, gw: dict[str, Any]
     assert "a été relancé automatiquement" in page
     page = follow(api, gw["MARTIN"], post(api, gw["MARTIN"], f"/dossiers/{faure}/relance-auto"))
     assert "Relance automatique retirée" in page and "a été relancé automatiquement" not in page
+
+
+def test_grand_age_dossier_of_a_medecin_liberal(api: Any, gw: dict[str, Any]) -> None:
+    dossier_id = dossier_of(api, "100011", "grand_age")  # Dr Moreau's patient, accepted for a temporary stay
+    page = text(get(api, gw["MOREAU"], f"/dossiers/{dossier_id}/envoi"))
+    temporaire = row(page, demande_to(api, dossier_id, "5102"))
+    assert "Hébergement temporaire" in temporaire and "Acceptée" in temporaire
+    assert "Confirmer cette unité" in temporaire
+    assert '<option value="ehpad"' in page and '<option value="smr"' not in page
+    assert 'id="mention"' not in page and "Retour à domicile avant SSR" not in page
+    assert "Transférer vers une autre unité" not in page  # no établissement to transfer within
+    # his assistant, delegated "demande.envoyer", sends to the USLD
+    r = post(api, gw["GARNIER"], f"/dossiers/{dossier_id}/envoi", {"unite_ids": [str(api.unite_id("6101"))]})
+    assert "Dossier envoyé à 1 unité." in follow(api, gw["GARNIER"], r)
