@@ -17,8 +17,10 @@ Peers in the same run (the machine is shared and noisy, so every figure is also 
 
 Data: the data set of ``benchmarks/dashboard.py`` (100,000 dossiers / 300,000 demandes in its own database
 ``aiguillage_bench``), built by its generator and loader; ``--reuse`` keeps it when it already holds that data set
-(run ``dashboard.py`` first, or let this script load it: about two minutes). Dossiers, demandes and users are
-picked from it the way the dashboard benchmark picks its personas (seeded).
+(run ``dashboard.py`` first, or let this script load it: about half a minute). ``benchmarks/_ui_data.py`` adds
+once what the pages read beyond it: each dossier's history (about a million events) and 50,000 received HL7
+messages with their attempts. Dossiers, demandes and users are picked the way the dashboard benchmark picks its
+personas (seeded).
 
 Pages are discovered on the running application: a page of the list whose URL no route matches yet is skipped
 with a note (the UI is written area by area), and a page that answers anything but 200 is reported as an error,
@@ -59,6 +61,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 from starlette.routing import Match
 
+from benchmarks import _ui_data
 from benchmarks import dashboard as data_set  # the 100k generator and loader
 from gateway.app import create_app
 from gateway.auth import sessions
@@ -469,8 +472,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         phases = data_set.load(bench_url, data_set.DataSet(args.dossiers, args.demandes_per_dossier, args.seed))
         data_set.mark_complete(args, admin_url, args.bench_database)
         print(f"loaded in {phases['total_s']:.1f} s", flush=True)
+    with psycopg.connect(data_set.libpq(bench_url), autocommit=True) as conn:
+        added = _ui_data.ensure(conn, data_set.NOW, args.seed)
+    if added:
+        print(f"added what the pages read beyond the dashboard data set: {added}", flush=True)
     who = cast(bench_url, args.seed, args.personas)
     counts = data_set.read_back(bench_url).counts
+    with psycopg.connect(data_set.libpq(bench_url)) as conn:
+        for table in ("history_event", "inbox_message", "inbox_attempt"):
+            row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+            counts[table] = int(row[0]) if row else 0
     setup_s = time.perf_counter() - t0
 
     configure_logging("WARNING", json=False)  # one line per opened session is noise here
@@ -490,6 +501,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "started_at": started.isoformat(),
         "environment": environment(container.engine),
         "data": {"database": args.bench_database, "reused": not must_load, "seed": args.seed, "counts": counts,
+                 "added_for_the_pages": added,
                  "setup_s": round(setup_s, 2), "benchmark_now": data_set.NOW.isoformat()},
         "parameters": {"iterations": args.iterations, "warmup": args.warmup, "personas": args.personas,
                        "transport": "Starlette TestClient in-process, session cookie; server time stamped by an "
