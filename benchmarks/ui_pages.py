@@ -408,9 +408,14 @@ def report(result: dict[str, Any]) -> None:
     target = result["limit"]["ms"]
     data = result["data"]["counts"]
     print()
-    print(f"UI pages on PostgreSQL {result['environment'].get('postgresql', '?')}: {data.get('dossier', 0):,} dossiers, "
-          f"{data.get('demande', 0):,} demandes; {result['parameters']['iterations']} timed calls per page; "
-          f"limit p95 ≤ {target:g} ms server-side")
+    env = result["environment"]
+    print(f"UI pages on PostgreSQL {env.get('postgresql', '?')}: {data.get('dossier', 0):,} dossiers, "
+          f"{data.get('demande', 0):,} demandes, {data.get('history_event', 0):,} history events, "
+          f"{data.get('inbox_message', 0):,} received messages; {result['parameters']['iterations']} timed calls "
+          f"per page; limit p95 ≤ {target:g} ms server-side")
+    if env.get("load_average_before") and env.get("load_average"):
+        print(f"load average (1 min) on {env['cpu_count']} CPUs: {env['load_average_before'][0]:.1f} before, "
+              f"{env['load_average'][0]:.1f} after")
     head = (f"{'page':<30}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'p95/lim':>9}  {'verdict':<8}"
             f"{'client p95':>11}  {'API peer':<24}{'page/API p50':>13}")
     print(head)
@@ -491,6 +496,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_bench_sign_in(app)
     pages = [p for p in PAGES if not args.only or any(p.name.startswith(o) for o in args.only.split(","))]
     print(f"timing {len(pages)} pages and API peers × {args.iterations} calls …", flush=True)
+    load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
     samples, skipped = run(app, who, pages, args.iterations, args.warmup)
     results = summarize(samples, pages, args.target_ms)
     measured = [q for q in results.values() if q["kind"] == "page"]
@@ -499,7 +505,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "claim": "every embedded UI page renders within 150 ms p95 server-side with 100,000 dossiers",
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "started_at": started.isoformat(),
-        "environment": environment(container.engine),
+        "environment": {**environment(container.engine), "load_average_before": load_before},
         "data": {"database": args.bench_database, "reused": not must_load, "seed": args.seed, "counts": counts,
                  "added_for_the_pages": added,
                  "setup_s": round(setup_s, 2), "benchmark_now": data_set.NOW.isoformat()},
