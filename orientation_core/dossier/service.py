@@ -25,8 +25,10 @@ from orientation_core.patients.model import Patient
 from orientation_core.people.policy import (
     ROLE_ACTIONS,
     Action,
+    DemandeRecueScope,
     DossierScope,
     Subject,
+    allowed,
     delegated_actions,
     require,
 )
@@ -197,8 +199,15 @@ def ajouter_piece_jointe(uow: UnitOfWork, env: Env, user_id: int, dossier_id: in
 def lire_piece_jointe(uow: UnitOfWork, env: Env, user_id: int, dossier_id: int, piece_id: int
                       ) -> tuple[PieceJointe, bytes | None]:
     """An attachment of the dossier and its bytes (None when only its metadata was recorded), for whoever may
-    read the dossier."""
-    load(uow, env, user_id, dossier_id)
+    read the dossier, or read a demande of it received by his unit."""
+    dossier = uow.dossiers.get(dossier_id)
+    subject = subject_for(uow, user_id)
+    now = env.clock.now()
+    if not allowed(subject, Action.DOSSIER_LIRE, scope_of(dossier), now) and not any(
+            allowed(subject, Action.DEMANDE_RECUE_LIRE, DemandeRecueScope(
+                d.unite_id, uow.directory.get_unite(d.unite_id).etablissement_id), now)
+            for d in uow.demandes.for_dossier(dossier_id) if d.statut is not Status.EN_REDACTION):
+        require(subject, Action.DOSSIER_LIRE, scope_of(dossier), now)  # raises the usual refusal
     piece = uow.dossiers.get_piece_jointe(piece_id)
     if piece is None or piece.dossier_id != dossier_id:
         raise NotFound("Pièce jointe introuvable.", code="piece_jointe.introuvable")

@@ -223,8 +223,10 @@ def test_pdf_upload_is_listed_and_previewed_inline(api: Any, gw: dict[str, Any])
     assert preview.headers["x-content-type-options"] == "nosniff"
     download = _get(api, gw["MARTIN"], href[1] + "?telechargement=true")
     assert download.headers["content-disposition"].startswith("attachment;")
-    # rights: like the dossier (another établissement's user is refused); a piece of another dossier is not found
+    # rights: like the dossier (another établissement's user is refused, a receveur of one of its demandes reads
+    # it); a piece of another dossier is not found
     assert _get(api, gw["HAD_RECEVEUR"], href[1]).status_code == 403
+    assert _get(api, gw["DURAND"], href[1]).content == PDF
     other = _dossier(api, "100002")
     piece_id = href[1].rsplit("/", 1)[1]
     assert _get(api, gw["BERNARD"], f"/dossiers/{other}/pieces-jointes/{piece_id}").status_code == 404
