@@ -539,29 +539,44 @@ MODULES_LIBERAL = (
     (Module.SANITAIRE.value, "SSR, HAD, Soins palliatifs",
      "Orientation en soins médicaux et de réadaptation, hospitalisation à domicile, unité de soins palliatifs."),
 )
+ETATS_DOSSIER = {"brouillon": "Brouillon", "envoye": "Demandes envoyées", "admis": "Patient admis",
+                 "annule": "Annulé", "archive": "Archivé"}
 INFOS_LIBERAL = {"acceptation": "Dossier accepté : il est dans vos dossiers, vous pouvez l'ouvrir.",
                  "refus": "Dossier refusé : il est dans la liste « Pas mon patient »."}
+
+
+def _plain(text: str) -> str:
+    """Upper case without accents, for comparing a typed name with a displayed one."""
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFKD", text.strip().upper())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 @router.get("/liberal")
 def liberal_space(request: Request, user_id: UserId, module: str = "", numero: str = "", nom: str = "",
                   prenom: str = "", recherche: str = "", fait: str = "") -> Response:
     c = _container(request)
-    query = numero.strip() or " ".join(p for p in (nom.strip(), prenom.strip()) if p) or recherche.strip()
+    first_name = "" if numero.strip() else _plain(prenom)
+    query = numero.strip() or nom.strip() or recherche.strip()
+    shown_query = numero.strip() or " ".join(p for p in (nom.strip(), prenom.strip()) if p) or recherche.strip()
     chosen = module if module in {m for m, _, _ in MODULES_LIBERAL} else ""
     with c.uow() as uow:
         space = liberal.espace(uow, user_id)
         mine = liberal.mes_dossiers(uow, user_id)
-        found = liberal.rechercher(uow, user_id, query) if query else []
+        found = liberal.rechercher(uow, user_id, query) if query or first_name else []
+        if first_name:  # the name searched as a prefix, the first name as the prefix of one of the first names
+            found = [d for d in found if any(w.startswith(first_name) for w in _plain(d.patient).split()[1:])]
         if chosen:
             found = [d for d in found if d.module.value == chosen]
         delegated = liberal.delegations_recues(uow, c.env, user_id)
         return show(request, user_id, "liberal/espace.html", {
             "espace": space, "mes_dossiers": [d for d in mine if not chosen or d.module.value == chosen],
-            "module_choisi": chosen, "resultats": found, "recherche": query, "numero": numero, "nom": nom,
+            "module_choisi": chosen, "resultats": found, "recherche": shown_query, "numero": numero, "nom": nom,
             "prenom": prenom, "labels": liberal.REPONSE_LABELS, "modules": MODULES_LIBERAL,
             "libelles_modules": {m: titre for m, titre, _ in MODULES_LIBERAL}, "delegations": delegated,
-            "info": INFOS_LIBERAL.get(fait, ""), "user_id": user_id}, uow=uow)
+            "info": INFOS_LIBERAL.get(fait, ""), "user_id": user_id,
+            "etats": ETATS_DOSSIER}, uow=uow)
 
 
 @router.post("/liberal/dossiers/{dossier_id}/{reponse}")
