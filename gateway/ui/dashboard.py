@@ -26,7 +26,7 @@ from openpyxl.utils import get_column_letter
 
 from gateway.api.deps import UserId
 from gateway.ui import render
-from gateway.ui.pages import PARIS, Viewer, container, see_other, show, viewer_for
+from gateway.ui.pages import PARIS, PRESCRIPTEUR_ROLES, RECEVEUR_ROLES, container, see_other, show
 from ins.exposure import ins_for_export
 from orientation_core.dashboard import DossierRow, Page
 from orientation_core.demande.workflow import STATUS_LABELS, Status
@@ -169,13 +169,29 @@ def _ligne(row: DossierRow, unites: dict[int, Unite], env: Env) -> Ligne:
                   for d in row.demandes])
 
 
-def _readable_units(uow: UnitOfWork, user_id: int) -> dict[int, Unite]:
-    """The units whose dossiers the user may read (the unit filter's choices), by name."""
+@dataclass(frozen=True)
+class Acces:
+    """Who is asking, read once per request: may he use this dashboard, and on which units."""
+
+    prescripteur: bool
+    receveur: bool
+    unites: dict[int, Unite]  # the units whose dossiers he may read (the unit filter's choices), by name
+
+    def exiger(self) -> None:
+        if not self.prescripteur:
+            raise Forbidden("Le tableau de bord des dossiers est réservé aux prescripteurs.",
+                            details={"action": "tableau_de_bord.prescripteur"})
+
+
+def _acces(uow: UnitOfWork, user_id: int) -> Acces:
     subject = subject_for(uow, user_id)
+    roles = {h.role for h in subject.habilitations}
     ids = sorted(u for u in subject.unites()
                  if any(Action.DOSSIER_LIRE in ROLE_ACTIONS[r] for r in subject.roles_on_unit(u)))
-    found = uow.directory.unites(ids)
-    return dict(sorted(found.items(), key=lambda item: item[1].nom))
+    prescripteur = bool(roles & set(PRESCRIPTEUR_ROLES))
+    found = uow.directory.unites(ids) if prescripteur else {}
+    return Acces(prescripteur=prescripteur, receveur=bool(roles & set(RECEVEUR_ROLES)),
+                 unites=dict(sorted(found.items(), key=lambda item: item[1].nom)))
 
 
 def _rows(uow: UnitOfWork, env: Env, user_id: int, f: Filtres, *, page: int | None = None,
@@ -192,12 +208,6 @@ def _lignes(uow: UnitOfWork, env: Env, rows: list[DossierRow], unites: dict[int,
     return [_ligne(r, unites, env) for r in rows]
 
 
-def _require_prescripteur(viewer: Viewer) -> None:
-    if not viewer.prescripteur:
-        raise Forbidden("Le tableau de bord des dossiers est réservé aux prescripteurs.",
-                        details={"action": "tableau_de_bord.prescripteur"})
-
-
 Statuts = Annotated[list[str] | None, Query()]
 
 
@@ -211,12 +221,11 @@ def dashboard_page(request: Request, user_id: UserId, section: str = "", statut:
     c = container(request)
     f = Filtres.parse(section, statut or [], recherche, unite_id, module, page, par_page)
     with c.uow() as uow:
-        viewer = viewer_for(uow, user_id, "")
-        if not viewer.prescripteur:
-            if viewer.receveur:
-                return see_other("/receveur")
-            _require_prescripteur(viewer)
-        unites = _readable_units(uow, user_id)
+        acces = _acces(uow, user_id)
+        if not acces.prescripteur and acces.receveur:
+            return see_other("/receveur")
+        acces.exiger()
+        unites = acces.unites
         result = _rows(uow, c.env, user_id, f)
         lignes = _lignes(uow, c.env, result.items, unites)
         return show(request, user_id, "dashboard/tableau.html", {
@@ -233,9 +242,10 @@ def dashboard_rows(request: Request, user_id: UserId, section: str = "", statut:
     c = container(request)
     f = Filtres.parse(section, statut or [], recherche, unite_id, module, page, par_page)
     with c.uow() as uow:
-        _require_prescripteur(viewer_for(uow, user_id, ""))
+        acces = _acces(uow, user_id)
+        acces.exiger()
         result = _rows(uow, c.env, user_id, f)
-        lignes = _lignes(uow, c.env, result.items, _readable_units(uow, user_id))
+        lignes = _lignes(uow, c.env, result.items, acces.unites)
     return render(request, "dashboard/_lignes.html", {"lignes": lignes, "vide": EMPTY[f.section]})
 
 
@@ -245,7 +255,8 @@ def dashboard_export(request: Request, user_id: UserId, section: str = "", statu
     c = container(request)
     f = Filtres.parse(section, statut or [], recherche, unite_id, module, "1", "")
     with c.uow() as uow:
-        _require_prescripteur(viewer_for(uow, user_id, ""))
+        acces = _acces(uow, user_id)
+        acces.exiger()
         rows: list[DossierRow] = []
         page, truncated = 1, False
         while True:
@@ -258,7 +269,7 @@ def dashboard_export(request: Request, user_id: UserId, section: str = "", statu
             if not batch.has_next:
                 break
             page += 1
-        lignes = _lignes(uow, c.env, rows, _readable_units(uow, user_id))
+        lignes = _lignes(uow, c.env, rows, acces.unites)
         ins = _ins_column(uow, rows)
     content = _workbook(f, rows, lignes, ins, truncated, c.env.clock.now())
     stamp = c.env.clock.now().astimezone(PARIS).strftime("%Y%m%d-%H%M")
