@@ -71,6 +71,9 @@ EVENEMENTS = {
     "delegation.modification": "Délégation modifiée", "delegation.revocation": "Délégation révoquée",
 }
 
+CLES_HISTORIQUE = {"role": "Rôle", "etablissement": "Établissement", "unite": "Unité", "actif": "Actif",
+                   "identifiant": "Identifiant", "email": "E-mail", "telephone": "Téléphone"}
+
 
 class FormError(Exception):
     """A value the page itself refuses before calling the domain (a number that is not one, a missing field)."""
@@ -316,6 +319,13 @@ def _utilisateurs_page(request: Request, user_id: int, uow: UnitOfWork, c: Conta
         "moi": user_id}, status=status, uow=uow)
 
 
+def _hab_trace(uow: UnitOfWork, role: Role, etablissement_id: int, unite_id: int | None) -> dict[str, Any]:
+    """A habilitation as the account's history shows it (names, not ids: the history outlives renumbering)."""
+    unite = uow.directory.get_unite(unite_id) if unite_id is not None else None
+    return {"role": ROLE_LABELS.get(role, str(role)), "etablissement": uow.directory.get_etablissement(
+        etablissement_id).nom, "unite": f"{unite.code_uf} {unite.nom}" if unite is not None else "établissement entier"}
+
+
 def _hab_libelle(h: Habilitation, unite: Unite | None) -> str:
     role = ROLE_LABELS.get(h.role, str(h.role))
     return f"{role} — {unite.code_uf} {unite.nom}" if unite is not None else f"{role} — établissement entier"
@@ -361,7 +371,7 @@ def create_utilisateur(request: Request, user_id: UserId, etablissement_id: Anno
             assert user.id is not None
             people.grant(uow, c.env, user_id, user.id, role_, hab_etab, unite_id)
             accounts.record(uow, user.id, c.env.clock.now(), "compte.creation", user_id,
-                            apres={"etablissement": etab.finess})
+                            apres={"identifiant": user.login} | _hab_trace(uow, role_, hab_etab, unite_id))
             created = user.id
     except (ValidationFailed, Conflict, FormError) as exc:
         with c.uow() as uow:
@@ -409,12 +419,16 @@ def _utilisateur_page(request: Request, user_id: int, uow: UnitOfWork, c: Contai
                 noms[ident] = f"utilisateur {ident}"
         return noms[ident]
 
+    def lisible(values: dict[str, Any]) -> dict[str, Any]:
+        return {k: ("oui" if v else "non") if isinstance(v, bool) else v for k, v in values.items()}
+
     historique = [{"at": e.at, "action": EVENEMENTS.get(e.action, e.action), "par": nom(e.actor_user_id),
-                   "avant": e.avant, "apres": e.apres} for e in accounts.history(uow, target_id)]
+                   "avant": lisible(e.avant), "apres": lisible(e.apres)} for e in accounts.history(uow, target_id)]
     return show(request, user_id, "admin/utilisateur.html", {
         "cible": user, "compte": compte, "verrouille": bool(compte and compte.verrouille(now)),
         "habilitations": habilitations, "portees": _portees(uow, p), "roles": ROLE_LABELS,
-        "historique": historique, "valeurs": valeurs or {}, "erreurs": erreurs or {}, "info": info,
+        "historique": historique, "cles": CLES_HISTORIQUE, "valeurs": valeurs or {}, "erreurs": erreurs or {},
+        "info": info,
         "etab_retour": habilitations[0]["etab"].id if habilitations else None}, status=status, uow=uow)
 
 
@@ -436,7 +450,7 @@ def add_habilitation(request: Request, user_id: UserId, target_id: int, role: An
             role_, etab_id, unite_id = _portee(uow, p, portee, role)
             people.grant(uow, c.env, user_id, target_id, role_, etab_id, unite_id)
             accounts.record(uow, target_id, c.env.clock.now(), "habilitation.ajout", user_id,
-                            apres={"role": role_.value, "etablissement": etab_id, "unite": unite_id})
+                            apres=_hab_trace(uow, role_, etab_id, unite_id))
     except (ValidationFailed, Conflict, FormError) as exc:
         with c.uow() as uow:
             return _utilisateur_page(request, user_id, uow, c, target_id, valeurs={"role": role, "portee": portee},
@@ -456,8 +470,8 @@ def remove_habilitation(request: Request, user_id: UserId, target_id: int, habil
             raise NotFound("Habilitation introuvable.")
         people.revoke(uow, c.env, user_id, habilitation_id)
         accounts.record(uow, target_id, c.env.clock.now(), "habilitation.retrait", user_id,
-                        avant={"role": habilitation.role.value, "etablissement": habilitation.etablissement_id,
-                               "unite": habilitation.unite_id})
+                        avant=_hab_trace(uow, habilitation.role, habilitation.etablissement_id,
+                                         habilitation.unite_id))
     return see_other(f"/admin/utilisateurs/{target_id}?info=retrait")
 
 
