@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from orientation_core.demande.workflow import STATUS_LABELS, Status
 from orientation_core.directory.model import MENTIONS_SMR, TYPE_UNITE_LABELS, TypeUnite
 from orientation_core.dossier.model import Dossier
 from orientation_core.dossier.volets import VOLETS, Completion, VoletSpec, completion, missing_fields
@@ -73,6 +74,8 @@ COMPLETION_LABELS = {Completion.VIDE: "vide", Completion.EN_COURS: "en cours", C
 COMPLETION_COLOURS = {Completion.VIDE: "gris", Completion.EN_COURS: "orange", Completion.COMPLET: "vert"}
 SOURCE_LABELS = {"hl7v2": "DPI (HL7 v2)", "fhir": "DPI (FHIR)"}
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+STATUS_VALUES = frozenset(s.value for s in Status)
 
 
 def label_of(name: str) -> str:
@@ -104,6 +107,10 @@ def _scalar(name: str, value: Any) -> str:
     if isinstance(value, str):
         if _ISO_DATE.match(value):
             return _date_text(value)
+        if _ISO_DATETIME.match(value):
+            return _paris(value)
+        if name == "statut" and value in STATUS_VALUES:
+            return STATUS_LABELS[Status(value)]
         for code, text in CHOICES.get(name, ()):
             if code == value:
                 return text
@@ -249,7 +256,8 @@ def _number(name: str, text: str) -> int | float:
         raise ValueError("Saisissez un nombre (par exemple 72 ou 72,5).") from None
     low, high = NUMBER_RANGES.get(name, (0, 1_000_000))
     if not low <= number <= high:
-        raise ValueError(f"Saisissez une valeur entre {low:g} et {high:g}.".replace(".", ","))
+        bounds = (f"{low:g}".replace(".", ","), f"{high:g}".replace(".", ","))
+        raise ValueError(f"Saisissez une valeur entre {bounds[0]} et {bounds[1]}.")
     if name == "gir" and not number.is_integer():
         raise ValueError("Le GIR est un entier de 1 à 6.")
     return int(number) if number.is_integer() else number
@@ -396,10 +404,17 @@ def history_rows(uow: UnitOfWork, dossier: Dossier, events: list[HistoryEvent]) 
         user = uow.users.get(user_id)
         names[user_id] = f"{user.prenom} {user.nom}"
     volet_labels = {v.name: v.label for v in VOLETS[dossier.module]}
+    unites: dict[int, str] = {}
+    if dossier.id is not None and any(e.demande_id is not None for e in events):
+        for demande in uow.demandes.for_dossier(dossier.id):
+            if demande.id is not None:
+                unites[demande.id] = uow.directory.get_unite(demande.unite_id).nom
     rows = []
     for e in events:
         side = ACTOR_LABELS.get(e.actor_kind, e.actor_kind)
         qui = f"{names[e.actor_user_id]} ({side})" if e.actor_user_id in names else side.capitalize()
-        rows.append(HistoryRow(e.at, qui, action_label(e.action, volet_labels), _changes(e.avant),
-                               _changes(e.apres)))
+        action = action_label(e.action, volet_labels)
+        if e.demande_id in unites:
+            action += f" — {unites[e.demande_id]}"
+        rows.append(HistoryRow(e.at, qui, action, _changes(e.avant), _changes(e.apres)))
     return rows

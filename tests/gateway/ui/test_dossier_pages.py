@@ -307,3 +307,48 @@ def test_other_etablissement_users_are_refused_every_dossier_page(api: Any, gw: 
         assert _get(api, gw["HAD_RECEVEUR"], f"/dossiers/{dossier_id}{path}").status_code == 403, path
     r = _post(api, gw["HAD_RECEVEUR"], f"/dossiers/{dossier_id}/bloc-note", {"bloc_note": "intrus"})
     assert r.status_code == 403
+
+
+def test_history_names_the_unit_of_each_demande_event_and_its_status_in_french(api: Any, gw: dict[str, Any]) -> None:
+    dossier_id = _dossier(api)
+    text = _text(_get(api, gw["MARTIN"], f"/dossiers/{dossier_id}/historique").text)
+    assert "Demande refusée — SMR locomoteur" in text and "Statut : Refusée" in text
+    assert "Accord de principe — SMR polyvalent" in text
+
+
+def test_linked_grand_age_dossier_is_shown_both_ways_with_the_aggir_link(api: Any, gw: dict[str, Any]) -> None:
+    from orientation_core.dossier import service as dossiers
+
+    dossier_id = _dossier(api)
+    with api.container.uow() as uow:
+        linked = dossiers.creer_grand_age_lie(uow, api.container.env, api.user_id(gw["MARTIN"]), dossier_id)
+        linked_id, numero = linked.id, linked.numero
+    page = _get(api, gw["MARTIN"], f"/dossiers/{dossier_id}").text
+    assert f'href="/dossiers/{linked_id}">Dossier Grand Âge lié ({numero})' in page
+    assert "Créer le dossier Grand Âge lié" not in page
+    page = _get(api, gw["MARTIN"], f"/dossiers/{linked_id}").text
+    assert f'href="/dossiers/{dossier_id}">Dossier Sanitaire lié' in page
+    assert f'<a href="/dossiers/{linked_id}/aggir">Grille AGGIR</a>' in page
+    assert "Volet administratif" in page and "Volet médical" in page
+    form = _get(api, gw["MARTIN"], f"/dossiers/{linked_id}/volets/administratif").text
+    assert '<select id="type_accueil" name="type_accueil"' in form
+    assert 'type="radio" name="signature" id="signature" value="oui"' in form
+    form = _get(api, gw["MARTIN"], f"/dossiers/{linked_id}/volets/medical").text
+    assert f'<a href="/dossiers/{linked_id}/aggir">Grille AGGIR</a>' in form
+    r = _post(api, gw["MARTIN"], f"/dossiers/{linked_id}/volets/medical", {"gir": "7"})
+    assert r.status_code == 422 and 'id="erreur-gir">Saisissez une valeur entre 1 et 6.' in r.text
+    r = _post(api, gw["MARTIN"], f"/dossiers/{linked_id}/volets/medical",
+              {"gir": "3", "contexte": "Chutes à répétition"})
+    assert r.status_code == 303
+    assert _volet(api, linked_id, "medical") == {"gir": 3, "contexte": "Chutes à répétition"}
+
+
+def test_grand_age_dossier_of_a_liberal_doctor_renders(api: Any, gw: dict[str, Any]) -> None:
+    from orientation_core.patients.model import TypeIdentifiantPatient
+
+    with api.container.uow() as uow:
+        patient = uow.patients.by_identifier(TypeIdentifiantPatient.IPP, "100011", "690001011")
+        assert patient is not None and patient.id is not None
+        dossier_id = uow.dossiers.for_patient(patient.id)[0].id
+    r = _get(api, gw["MOREAU"], f"/dossiers/{dossier_id}")
+    assert r.status_code == 200 and "Grand Âge" in r.text and "Créer le dossier Grand Âge lié" not in r.text
