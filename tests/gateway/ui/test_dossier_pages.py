@@ -323,6 +323,7 @@ def test_linked_grand_age_dossier_is_shown_both_ways_with_the_aggir_link(api: An
     with api.container.uow() as uow:
         linked = dossiers.creer_grand_age_lie(uow, api.container.env, api.user_id(gw["MARTIN"]), dossier_id)
         linked_id, numero = linked.id, linked.numero
+    assert linked_id is not None
     page = _get(api, gw["MARTIN"], f"/dossiers/{dossier_id}").text
     assert f'href="/dossiers/{linked_id}">Dossier Grand Âge lié ({numero})' in page
     assert "Créer le dossier Grand Âge lié" not in page
