@@ -124,3 +124,71 @@ def test_assistant_invited_by_email_accepts_then_the_delegation_is_changed_and_r
     assert page.locator("tr", has_text="Léa Roche").get_by_text("Révoquée").is_visible()
     ui["shoot"](page, "delegations-historique")
     ui["assert_accessible"](page, "délégations après révocation")
+
+
+def test_mon_compte_refuses_an_invalid_email_in_french_and_keeps_what_was_typed(
+        page: Any, live: Any, gw: dict[str, Any], ui: dict[str, Any]) -> None:
+    ui["sign_in"](page, gw["MOREAU"], "/compte")
+    assert page.get_by_role("heading", name="Mon compte", level=1).is_visible()
+    ui["shoot"](page, "compte")
+    ui["assert_accessible"](page, "mon compte")
+
+    page.get_by_label("Adresse e-mail").fill("luc.moreau@")
+    page.get_by_label("Téléphone").fill("04 78 00 00 00")
+    page.get_by_label("Ville").fill("Lyon 4e")
+    page.get_by_label("Recevoir les alertes par e-mail").uncheck()
+    page.get_by_role("button", name="Enregistrer mes données").click()
+    email = page.get_by_label("Adresse e-mail")
+    assert page.locator("#email-aide").inner_text().startswith("Saisissez une adresse e-mail valide")
+    assert email.get_attribute("aria-invalid") == "true"
+    assert "email-aide" in (email.get_attribute("aria-describedby") or "")
+    assert page.get_by_role("alert").filter(has_text="Le formulaire n'est pas enregistré").is_visible()
+    # nothing typed is lost
+    assert email.input_value() == "luc.moreau@"
+    assert page.get_by_label("Téléphone").input_value() == "04 78 00 00 00"
+    assert page.get_by_label("Ville").input_value() == "Lyon 4e"
+    assert not page.get_by_label("Recevoir les alertes par e-mail").is_checked()
+    ui["shoot"](page, "compte-erreur")
+    ui["assert_accessible"](page, "mon compte (erreur)")
+
+    email.fill("luc.moreau@cabinet.invalid")
+    page.get_by_role("button", name="Enregistrer mes données").click()
+    assert page.get_by_role("status").filter(has_text="Vos données sont enregistrées.").is_visible()
+    history = page.locator("section[aria-labelledby='titre-historique']")
+    assert history.get_by_text("E-mail : l.moreau@cabinet.invalid → luc.moreau@cabinet.invalid").is_visible()
+    assert history.get_by_text("Alertes par e-mail : oui → non").is_visible()
+
+    # the password change: a wrong current password is refused next to its field
+    page.get_by_label("Mot de passe actuel").fill("PasLeBon2026")
+    page.locator("#nouveau").fill("Nouveau2026x")
+    page.get_by_label("Nouveau mot de passe, à nouveau").fill("Nouveau2026x")
+    page.get_by_role("button", name="Changer mon mot de passe").click()
+    assert page.locator("#actuel-aide").inner_text() == "Le mot de passe actuel est incorrect."
+
+
+def test_charter_page_before_anything_else(page: Any, live: Any, gw: dict[str, Any], ui: dict[str, Any]) -> None:
+    """A user who has not accepted the current charter signs in (password + e-mailed code) and is sent to it
+    first; unticked, it is refused in French next to the box; accepted, he goes where he wanted."""
+    with live.container.uow() as uow:
+        compte = uow.accounts.get(live.user_id(gw["LEROY"]))
+        assert compte is not None
+        compte.charte_acceptee_at = None
+    page.goto("/liberal")
+    page.get_by_role("link", name="Se connecter par mot de passe").click()
+    page.get_by_label("Identifiant").fill(gw["LEROY"])
+    page.get_by_label("Mot de passe").fill("Aiguillage2026")
+    page.get_by_role("button", name="Recevoir mon code par e-mail").click()
+    page.get_by_label("Code à 6 chiffres").fill(live.smtp.last_code("a.leroy@cabinet.invalid"))
+    page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_url("**/charte**")
+    assert page.get_by_role("heading", name="Charte d'utilisation").is_visible()
+    page.get_by_role("button", name="Valider").click()
+    box = page.get_by_label("J'ai lu la charte d'utilisation et je l'accepte.")
+    assert page.locator("#accepte-erreur").inner_text() == "Cochez la case pour accepter la charte d'utilisation."
+    assert box.get_attribute("aria-describedby") == "accepte-erreur"
+    ui["shoot"](page, "charte")
+    ui["assert_accessible"](page, "charte")
+    box.check()
+    page.get_by_role("button", name="Valider").click()
+    page.wait_for_url("**/liberal")
+    assert page.get_by_role("heading", name="Espace médecin libéral", level=1).is_visible()
