@@ -1,7 +1,10 @@
 """The whole orientation story in a real browser (issue 8), as the users would play it, several users at once in
 their own browser contexts:
 
-DPI launch ("Demande d'admission" button) → the prefilled Sanitaire dossier → the volets completed through their
+the DPI pushes the patient's context (a FHIR transaction Bundle: patient, stay, diagnosis, weight, treatments,
+allergies, contacts, cover, admission request) → the DPI's "Demande d'admission" button (a launch signed with the
+demo DPI client's key, as ``/demo/bouton-dpi`` and samples/dpi_simulator.py sign it) → the prefilled Sanitaire
+dossier, DPI badges on the prefilled values → the volets completed through their
 forms → the sending page: three SMR units of the Tilleuls chosen among the suggestions → a receveur signed in for
 real (identifier, password, code e-mailed over SMTP) refuses one with a motive → the receveur médical gives an
 accord de principe with a date range on another, then accepts with a date → the prescripteur sees each answer,
@@ -17,8 +20,14 @@ import datetime as dt
 import re
 from typing import Any
 
+import httpx
 import sqlalchemy as sa
 
+from gateway.auth import launch_demo
+from gateway.settings import PROJECT_ROOT
+
+BUNDLE = PROJECT_ROOT / "samples" / "fhir" / "bundle-transaction-sanitaire.json"  # Mme ADRUN (MARCHAND) Zoé
+IPP, FINESS = "200451", "690001011"  # her IPP at Hôpital Saint-Exupéry, as in the Bundle
 PASSWORD = "Aiguillage2026"  # every demo account (samples/demo/demo.json: mot_de_passe_demo)
 PETIT_EMAIL = "j.petit@tilleuls.invalid"
 
@@ -76,13 +85,14 @@ def set_field(form: Any, name: str, value: str) -> None:
     if kind == "checkbox" and control.count() == 1:
         first.check()
     elif kind in ("checkbox", "radio"):
+        answered = form.locator(f"[name='{name}']:checked")
+        if answered.count() and (answered.first.get_attribute("value") or "") not in ("", "non", "false"):
+            return
         chosen = form.locator(f"[name='{name}'][value='{value}']")
-        if chosen.count() == 0:  # a yes/no pair: the yes
+        if chosen.count() == 0:  # a yes / no / not given choice: the yes
             chosen = form.locator(f"[name='{name}']:is([value='true'], [value='oui'], [value='1'], [value='on'])")
-        if chosen.count() == 0:
-            chosen = control
-        if not form.locator(f"[name='{name}']:checked").count():
-            chosen.first.check()
+        assert chosen.count() > 0, f"no choice {value!r} for {name!r}"
+        chosen.first.check()
     elif tag == "select":
         if first.input_value():
             return
@@ -127,11 +137,16 @@ def test_the_whole_story_from_the_dpi_button_to_the_finalised_admission(
     STEP["n"] = 0
     today = live.clock.now().date()
 
-    # --- 1. The DPI button: Dr Martin lands, signed in, on Mme Dubois's prefilled Sanitaire dossier -------------
-    page.goto("/demo/bouton-dpi")
+    # --- 1. The DPI pushes Mme Marchand's context, then its button: Dr Martin lands, signed in, on her prefilled
+    #        Sanitaire dossier ---------------------------------------------------------------------------------------
+    pushed = httpx.post(f"{live.url}/fhir/r4", content=BUNDLE.read_bytes(), timeout=30,
+                        headers={"Content-Type": "application/fhir+json", "X-Aiguillage-Client-FHIR": "dpi-demo"})
+    assert pushed.status_code == 200, pushed.text
+    page.goto(launch_demo.launch_url(live.url, live.container.settings.samples_dir, user=gw["MARTIN"],
+                                     patient={"ipp": IPP, "finess": FINESS}, now=live.clock.now().timestamp()))
     page.wait_for_url(re.compile(r"/dossiers/\d+$"))
     dossier_id = int(page.url.rsplit("/", 1)[1])
-    assert "dubois" in page.locator("main").inner_text().lower(), "the patient's name is not in the header"
+    assert "marchand" in page.locator("main").inner_text().lower(), "the patient's name is not in the header"
     assert page.locator(".badge.provenance").count() > 0, "no value of the dossier shows it came from the DPI"
     with live.container.uow() as uow:
         dossier = uow.dossiers.get(dossier_id)
@@ -198,8 +213,8 @@ def test_the_whole_story_from_the_dpi_button_to_the_finalised_admission(
         demande_row(durand, numero, "SMR gériatrique").get_by_role("link", name=numero).click()
         durand.wait_for_url(re.compile(f"/receveur/demandes/{sent['2103']}$"))
         assert durand.locator("#medical-masque").count() == 0
-        assert durand.get_by_text("Pneumopathie d'inhalation", exact=False).first.is_visible(), \
-            "the receveur médical reads the médical volet"
+        assert durand.get_by_text("Fracture du col du fémur droit").first.is_visible(), \
+            "the receveur médical reads the médical volet (the DPI's diagnosis)"
         debut, fin = today + dt.timedelta(days=5), today + dt.timedelta(days=12)
         form = durand.locator("#form-accorder")
         form.locator("[name='date_debut']").fill(debut.isoformat())
