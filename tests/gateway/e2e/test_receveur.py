@@ -1,6 +1,6 @@
 """The receiving unit in the browser: Dr Durand (receveur médical, SMR 2101–2103) finds a demande in his list,
 asks a question, gives an accord de principe (a reversed range first: the French error shows next to the field
-and the dates stay typed), accepts with a date, finalises a confirmed admission and refuses another demande with a
+and the dates stay typed), accepts with a date, relances the prescripteur once 72 h have passed, finalises a confirmed admission and refuses another demande with a
 motive; Julie Petit (plain receveur) reads a dossier without its médical volets. Every page: screenshot and
 axe-core."""
 
@@ -80,6 +80,15 @@ def test_receveur_answers_a_demande_then_finalises_and_refuses(page: Any, live: 
     assert page.get_by_text("Votre acceptation a été enregistrée").is_visible()
     assert page.locator(".badge", has_text="Acceptée").first.is_visible()
     assert page.get_by_text("La relance du prescripteur sera possible à partir du 05/03/2026").is_visible()
+    assert page.get_by_role("button", name="Relancer le prescripteur").count() == 0
+    # 72 h later without confirmation the relance is offered
+    da_silva = page.url.split("?")[0].removeprefix(live.url)
+    live.clock.advance(hours=73)
+    ui["sign_in"](page, gw["DURAND"], da_silva)  # the session did not outlive three idle days
+    page.get_by_role("button", name="Relancer le prescripteur").click()
+    assert page.get_by_text("Le prescripteur a été relancé.").is_visible()
+    assert page.get_by_role("rowheader", name="Relance envoyée au prescripteur").is_visible()
+    ui["shoot"](page, "receveur-relance")
 
     # the prescripteur confirms Bao Nguyen's acceptance: the receveur finalises the admission
     from orientation_core.demande import service as demandes
