@@ -6,8 +6,9 @@ status changed by a receiving unit appears without reloading); ``GET /tableau-de
 the current filters as an Excel workbook (capped at ``EXPORT_MAX`` rows, the INS only through
 ``ins.exposure.ins_for_export``).
 
-A user without a prescripteur habilitation is sent to the receiving units' dashboard when he is a receveur, and
-gets the French 403 page otherwise; the fragment and the export refuse him outright.
+A user without a prescripteur habilitation is sent to the receiving units' dashboard when he is a receveur, to the
+médecin libéral space when he is a doctor without habilitation (or a delegate), and gets the French 403 page
+otherwise; the fragment and the export refuse him outright.
 """
 
 from __future__ import annotations
@@ -175,6 +176,7 @@ class Acces:
 
     prescripteur: bool
     receveur: bool
+    liberal: bool  # a doctor without hospital habilitation, or holding délégations: the médecin libéral space
     unites: dict[int, Unite]  # the units whose dossiers he may read (the unit filter's choices), by name
 
     def exiger(self) -> None:
@@ -191,6 +193,7 @@ def _acces(uow: UnitOfWork, user_id: int) -> Acces:
     prescripteur = bool(roles & set(PRESCRIPTEUR_ROLES))
     found = uow.directory.unites(ids) if prescripteur else {}
     return Acces(prescripteur=prescripteur, receveur=bool(roles & set(RECEVEUR_ROLES)),
+                 liberal=subject.est_medecin or bool(subject.delegations),
                  unites=dict(sorted(found.items(), key=lambda item: item[1].nom)))
 
 
@@ -224,6 +227,8 @@ def dashboard_page(request: Request, user_id: UserId, section: str = "", statut:
         acces = _acces(uow, user_id)
         if not acces.prescripteur and acces.receveur:
             return see_other("/receveur")
+        if not acces.prescripteur and acces.liberal:
+            return see_other("/liberal")
         acces.exiger()
         unites = acces.unites
         result = _rows(uow, c.env, user_id, f)

@@ -119,6 +119,9 @@ def test_filter_search_paginate_and_read_the_internal_note(page: Any, live: Any,
         page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "Note interne"
     assert tooltip.bounding_box()["width"] > 100
+    page.keyboard.press("Escape")  # dismissed without moving the focus (WCAG 1.4.13)
+    assert tooltip.bounding_box()["width"] < 5
+    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "Note interne"
     ui["assert_accessible"](page, "tableau de bord : note interne")
 
 

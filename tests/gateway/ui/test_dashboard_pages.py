@@ -256,11 +256,13 @@ def test_export_takes_every_page_and_caps_with_a_note(api: Any, gw: dict[str, An
 # --- who may see it -------------------------------------------------------------------------------------------------
 
 
-def test_a_receveur_is_sent_to_his_own_dashboard_and_others_get_a_french_403(api: Any, gw: dict[str, Any]) -> None:
+def test_a_receveur_or_liberal_doctor_is_sent_to_his_own_space_and_others_get_a_french_403(api: Any, gw: dict[str, Any]) -> None:
     response = html(api, gw, gw["PETIT"], "/tableau-de-bord")
     assert response.status_code == 303 and response.headers["location"] == "/receveur"
     for path in ("/tableau-de-bord/lignes", "/tableau-de-bord/export.xlsx"):
         assert html(api, gw, gw["PETIT"], path).status_code == 403
+    liberal = html(api, gw, gw["MOREAU"], "/tableau-de-bord")
+    assert liberal.status_code == 303 and liberal.headers["location"] == "/liberal"
     refused = html(api, gw, gw["ADMIN"], "/tableau-de-bord")
     assert refused.status_code == 403 and "réservé aux prescripteurs" in refused.text
     anonymous = api.client.get("/tableau-de-bord", headers=HTML, follow_redirects=False)
