@@ -268,3 +268,22 @@ def test_relance_after_72_hours_then_finalisation_after_confirmation(api: Any, g
     shown = _text(_get(api, gw["PETIT"], f"{url}?fait=finaliser_admission"))
     assert "L'admission du patient est finalisée." in shown
     assert "Aucune réponse n'est attendue de votre unité" in shown
+
+
+def test_received_dossier_lists_its_attachments_with_a_preview(api: Any, gw: dict[str, Any]) -> None:
+    from orientation_core.dossier import service as dossiers
+
+    demande = _demande(api, "100001", "2101")
+    with api.container.uow() as uow:
+        dossier_id = uow.demandes.get(demande).dossier_id
+        piece = dossiers.ajouter_piece_jointe(uow, api.container.env, api.user_id(gw["MARTIN"]), dossier_id,
+                                              "compte-rendu.txt", "text/plain", 0, "Compte rendu",
+                                              contenu=b"Compte rendu operatoire")
+        uow.flush()
+        piece_id = piece.id
+    page = _get(api, gw["PETIT"], f"/receveur/demandes/{demande}")
+    assert "compte-rendu.txt" in _text(page) and "Compte rendu" in _text(page)
+    link = f"/dossiers/{dossier_id}/pieces-jointes/{piece_id}"
+    assert f'href="{link}"' in page.text
+    opened = _get(api, gw["PETIT"], link)
+    assert opened.status_code == 200 and opened.content == b"Compte rendu operatoire"
