@@ -287,3 +287,23 @@ def test_received_dossier_lists_its_attachments_with_a_preview(api: Any, gw: dic
     assert f'href="{link}"' in page.text
     opened = _get(api, gw["PETIT"], link)
     assert opened.status_code == 200 and opened.content == b"Compte rendu operatoire"
+
+
+def test_ehpad_medecin_coordonnateur_reads_the_grand_age_medical_volet_the_receveur_does_not(
+        api: Any, gw: dict[str, Any]) -> None:
+    from orientation_core.dossier.volets import Module
+    from orientation_core.patients.model import TypeIdentifiantPatient
+
+    ehpad = api.unite_id("5101")
+    with api.container.uow() as uow:
+        patient = uow.patients.by_identifier(TypeIdentifiantPatient.IPP, "100010", "690001011")
+        assert patient is not None and patient.id is not None
+        grand_age = next(d for d in uow.dossiers.for_patient(patient.id) if d.module is Module.GRAND_AGE)
+        demande = next(d.id for d in uow.demandes.for_dossier(grand_age.id or 0) if d.unite_id == ehpad)
+    coordonnateur = _text(_get(api, "810100000041", f"/receveur/demandes/{demande}"))
+    assert "Volet médical" in coordonnateur and "Désorientation, chutes" in coordonnateur
+    assert "Votre question Le patient déambule-t-il la nuit ?" in coordonnateur
+    receveur = _get(api, "ehpad.receveur", f"/receveur/demandes/{demande}")
+    assert receveur.status_code == 200
+    assert "Désorientation, chutes" not in _text(receveur) and "sont confidentiels" in _text(receveur)
+    assert "Maintien à domicile impossible" in _text(receveur)  # the volet administratif
