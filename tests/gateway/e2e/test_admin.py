@@ -79,6 +79,8 @@ def test_referent_creates_a_unit_then_a_user_and_gives_a_habilitation(page: Any,
     # the list shows the new account; the new user sees the unit in his dashboard navigation
     page.get_by_role("link", name="← Retour à la liste des comptes").click()
     assert page.get_by_role("link", name="Inès Garcia").is_visible()
+    ui["shoot"](page, "admin-utilisateurs")
+    ui["assert_accessible"](page, "utilisateurs")
     with live.container.uow() as uow:
         user = uow.users.by_login("igarcia")
         assert user is not None and user.id is not None

@@ -48,7 +48,7 @@ def test_only_referents_and_administrators_open_the_administration(api: Any, gw:
     overview = page(api, gw["REFERENT_CHU"], "/admin")
     assert overview.status_code == 200
     assert "Hôpital Saint-Exupéry (démo)" in overview.text and "690001011" in overview.text
-    assert "Clinique" not in overview.text.split("<main")[1] or "SMR" not in overview.text  # only his own
+    assert "Centre SMR Les Tilleuls" not in overview.text  # only his own établissement
     assert page(api, gw["REFERENT_CHU"], "/admin/clients-dpi").status_code == 403  # administrators only
     admin = page(api, gw["ADMIN"], "/admin")
     assert admin.status_code == 200 and admin.text.count('<th scope="row">') >= 6  # every établissement
@@ -204,5 +204,8 @@ def test_administrator_registers_and_edits_a_dpi_client(api: Any, gw: dict[str, 
     with api.container.uow() as uow:
         client = uow.auth.client("dpi-test")
         assert client is not None and client.nom == "DPI renommé" and not client.actif
+    broken = post(api, admin, "/admin/clients-dpi/dpi-test", typed | {"jwks": '{"keys": [{"kty": "EC"}]}'})
+    assert broken.status_code == 422 and "kid" in error_of(broken.text, "jwks")
+    assert value_of(broken.text, "nom") == "DPI Test"  # what was typed stays
     assert page(api, admin, "/admin/clients-dpi/inconnu").status_code == 404
     assert post(api, gw["REFERENT_CHU"], "/admin/clients-dpi/dpi-test", typed).status_code == 403
