@@ -47,6 +47,9 @@ VOLETS: dict[str, dict[str, str]] = {
     "pieces_jointes": {"verifiees": "true"},
 }
 STEP = {"n": 0}
+NOTE = "Fille joignable après 18 h ; ne pas appeler le fils (conflit familial)."
+REPORT_PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>"
+              b"endobj 3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
 
 
 def step(page: Any, ui: dict[str, Any], name: str, *, axe: bool = True) -> None:
@@ -159,7 +162,20 @@ def test_the_whole_story_from_the_dpi_button_to_the_finalised_admission(
         complete_volet(page, dossier_id, volet, values)
         if volet == "orientation":
             step(page, ui, "volet-enregistre")
+    # an attachment (the hospital report, a PDF) and an internal note for the colleagues of the ward
     page.goto(f"/dossiers/{dossier_id}")
+    pieces = page.locator("#pieces-jointes")
+    pieces.get_by_label("Fichier").set_input_files(
+        {"name": "compte-rendu-hospitalisation.pdf", "mimeType": "application/pdf", "buffer": REPORT_PDF})
+    with page.expect_navigation():
+        pieces.get_by_role("button", name="Joindre le fichier").click()
+    assert page.locator("#pieces-jointes").get_by_role("rowheader", name="compte-rendu-hospitalisation.pdf").is_visible()
+    note = page.locator("#bloc-note")
+    note.get_by_label("Note interne").fill(NOTE)
+    with page.expect_navigation():
+        note.get_by_role("button", name="Enregistrer la note").click()
+    page.goto(f"/dossiers/{dossier_id}")
+    assert page.locator("#bloc-note textarea").input_value() == NOTE
     for volet in VOLETS:
         section = page.locator(f"#section-{volet}")
         assert "Volet complet" in section.locator(".badge").first.inner_text(), volet
@@ -193,6 +209,8 @@ def test_the_whole_story_from_the_dpi_button_to_the_finalised_admission(
         row.get_by_role("link", name=numero).click()
         petit.wait_for_url(re.compile(f"/receveur/demandes/{sent['2101']}$"))
         assert petit.locator("#medical-masque").is_visible(), "a non-medical receveur must not see the médical volet"
+        assert "compte-rendu-hospitalisation.pdf" in petit.locator("main").inner_text(), "the attachment reaches the unit"
+        assert NOTE not in petit.locator("main").inner_text(), "the internal note never leaves the établissement"
         step(petit, ui, "receveur-demande")
         form = petit.locator("#form-refuser")
         motifs = [v for v in form.locator("select[name='motif_choix'] option").evaluate_all(
