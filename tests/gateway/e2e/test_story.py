@@ -281,3 +281,11 @@ def test_the_whole_story_from_the_dpi_button_to_the_finalised_admission(
     step(page, ui, "tableau-de-bord-patients-sortis")
     page.goto("/tableau-de-bord")
     assert page.locator(f"tr[data-dossier='{numero}']").count() == 0, "an admitted dossier is no longer en cours"
+
+    # --- 9. Every step is in the dossier's history --------------------------------------------------------------
+    page.goto(f"/dossiers/{dossier_id}/historique")
+    history = page.locator("main").inner_text()
+    for event in ("Demande refusée", "Accord de principe", "Demande acceptée", "Proposition confirmée",
+                  "Admission finalisée"):
+        assert event in history, f"« {event} » is not in the dossier's history"
+    step(page, ui, "historique")
