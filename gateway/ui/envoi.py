@@ -20,7 +20,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
@@ -52,7 +52,7 @@ from orientation_core.dossier.volets import Completion, Module
 from orientation_core.errors import AiguillageError, NotFound, ValidationFailed
 from orientation_core.people.policy import Action, Subject, allowed
 from orientation_core.people.service import subject_for
-from orientation_core.ports import Env, UnitOfWork
+from orientation_core.ports import DirectoryRepository, Env, UnitOfWork
 
 router = APIRouter(include_in_schema=False)
 
@@ -93,6 +93,58 @@ def _url(dossier_id: int, **query: Any) -> str:
 
 
 # --- search of receiving units ---------------------------------------------------------------------------------------
+
+
+class Annuaire:
+    """The directory read once per page: every active unit and every établissement, in one query each. The
+    search, the suggestions (``suggest_unites`` reads the directory through its unit of work), the transfer list and
+    the demandes' units are all answered from it (the page read the units four times otherwise)."""
+
+    def __init__(self, directory: DirectoryRepository) -> None:
+        self._directory = directory
+        self._unites: list[Unite] | None = None
+        self._etablissements: list[Etablissement] | None = None
+
+    def all_unites(self) -> list[Unite]:
+        if self._unites is None:
+            self._unites = self._directory.search_unites(limit=100_000)
+        return self._unites
+
+    def search_unites(self, *, types: Sequence[TypeUnite] = (), etablissement_id: int | None = None,
+                      besoins: Sequence[str] = (), actif: bool = True, limit: int = 500) -> list[Unite]:
+        if not actif:
+            return self._directory.search_unites(types=types, etablissement_id=etablissement_id, besoins=besoins,
+                                                 actif=actif, limit=limit)
+        wanted = set(types)
+        found = [u for u in self.all_unites() if (not wanted or u.type in wanted)
+                 and (etablissement_id is None or u.etablissement_id == etablissement_id)
+                 and set(besoins) <= set(u.besoins_acceptes)]
+        return found[:limit]
+
+    def list_etablissements(self) -> list[Etablissement]:
+        if self._etablissements is None:
+            self._etablissements = self._directory.list_etablissements()
+        return self._etablissements
+
+    def unites(self, ids: Sequence[int]) -> dict[int, Unite]:
+        known = {u.id: u for u in self.all_unites() if u.id is not None}
+        found = {i: known[i] for i in ids if i in known}
+        missing = [i for i in ids if i not in found]  # inactive units still carry old demandes
+        return found | (self._directory.unites(missing) if missing else {})
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._directory, name)
+
+
+class _PageUow:
+    """The request's unit of work with the directory answered from an ``Annuaire`` (reads only)."""
+
+    def __init__(self, uow: UnitOfWork, annuaire: Annuaire) -> None:
+        self._uow = uow
+        self.directory = annuaire
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._uow, name)
 
 
 @dataclass
@@ -317,15 +369,18 @@ def _page(request: Request, user_id: int, dossier_id: int, *, recherche: Recherc
     c = container(request)
     env = c.env
     formulaire = formulaire or Formulaire()
-    with c.uow() as uow:
-        dossier, subject = dossiers.load(uow, env, user_id, dossier_id)
+    with c.uow() as request_uow:
+        dossier, subject = dossiers.load(request_uow, env, user_id, dossier_id)
+        annuaire = Annuaire(request_uow.directory)
+        uow = cast(UnitOfWork, _PageUow(request_uow, annuaire))
         now = env.clock.now()
         scope = dossiers.scope_of(dossier)
         patient = uow.patients.get(dossier.patient_id)
         liste = sorted(uow.demandes.for_dossier(dossier_id),
                        key=lambda d: (d.statut in (Status.ANNULEE, Status.ARCHIVEE), d.id or 0))
-        etablissements = {e.id: e for e in uow.directory.list_etablissements() if e.id is not None}
-        unites = uow.directory.unites(sorted({d.unite_id for d in liste}))
+        etablissements = {e.id: e for e in annuaire.list_etablissements() if e.id is not None}
+        wanted = {d.unite_id for d in liste} | ({dossier.unite_id} if dossier.unite_id is not None else set())
+        unites = annuaire.unites(sorted(wanted))
         vues = [_demande_vue(d, dossier, subject, env, unites, etablissements) for d in liste]
         # a unit keeps its demande until cancelled or archived (a refusal is re-sent, not re-selected)
         sollicitees = {d.unite_id: d for d in liste if d.statut not in (Status.ANNULEE, Status.ARCHIVEE)}
@@ -336,9 +391,9 @@ def _page(request: Request, user_id: int, dossier_id: int, *, recherche: Recherc
         may_cancel = dossier.ouvert and allowed(subject, Action.DEMANDE_ANNULER, scope, now)
         unites_transfert: list[Unite] = []
         if may_modify and dossier.etablissement_id is not None:
-            unites_transfert = [u for u in uow.directory.search_unites(
+            unites_transfert = [u for u in annuaire.search_unites(
                 types=[TypeUnite.MCO], etablissement_id=dossier.etablissement_id) if u.id != dossier.unite_id]
-        unite_dossier = uow.directory.get_unite(dossier.unite_id) if dossier.unite_id is not None else None
+        unite_dossier = unites.get(dossier.unite_id) if dossier.unite_id is not None else None
         reactivable_until = (dossier.annule_at + env.timers.archivage
                              if dossier.etat is EtatDossier.ANNULE and dossier.annule_at is not None else None)
         volets = dossier.volet_states()
@@ -357,7 +412,7 @@ def _page(request: Request, user_id: int, dossier_id: int, *, recherche: Recherc
             "message": _message(fait, demande_id, nombre, vues, unites_transfert, unite_dossier),
             "now": now, "module_sanitaire": dossier.module is Module.SANITAIRE,
         }
-        return show(request, user_id, "envoi/page.html", context, status=status, uow=uow)
+        return show(request, user_id, "envoi/page.html", context, status=status, uow=request_uow)
 
 
 def _message(fait: str, demande_id: int | None, nombre: int | None, vues: list[DemandeVue],

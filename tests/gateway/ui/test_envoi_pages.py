@@ -319,3 +319,20 @@ def test_grand_age_dossier_of_a_medecin_liberal(api: Any, gw: dict[str, Any]) ->
     # his assistant, delegated "demande.envoyer", sends to the USLD
     r = post(api, gw["GARNIER"], f"/dossiers/{dossier_id}/envoi", {"unite_ids": [str(api.unite_id("6101"))]})
     assert "Dossier envoyé à 1 unité." in follow(api, gw["GARNIER"], r)
+
+
+def test_orientation_change_asks_to_resend_by_hand(api: Any, gw: dict[str, Any]) -> None:
+    from orientation_core.dossier import service as dossiers
+
+    dossier_id = dossier_of(api, "100001")
+    accord = demande_to(api, dossier_id, "2101")
+    with api.container.uow() as uow:
+        dossiers.modifier_volet(uow, api.container.env, api.user_id(gw["MARTIN"]), dossier_id, "orientation",
+                                {"type_orientation": "usp"})
+    page = text(get(api, gw["MARTIN"], f"/dossiers/{dossier_id}/envoi"))
+    assert "L'orientation du dossier a changé : renvoyez le dossier à cette unité." in row(page, accord)
+    assert "Renvoyer le dossier" in row(page, accord)
+    page = follow(api, gw["MARTIN"], post(api, gw["MARTIN"], f"/dossiers/{dossier_id}/demandes/{accord}/renvoyer"))
+    assert "Dossier renvoyé à « SMR polyvalent »." in page
+    assert "L'orientation du dossier a changé" not in row(page, accord)
+    assert statut(api, accord) == "en_attente_de_reponse"
