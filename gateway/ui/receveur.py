@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, Response
 from gateway.api.deps import UserId
 from gateway.ui import render
 from gateway.ui.dossier_view import volets_view
-from gateway.ui.pages import PARIS, RECEVEUR_ROLES, container, field_errors, see_other, show
+from gateway.ui.pages import RECEVEUR_ROLES, container, field_errors, see_other, show
 from orientation_core.dashboard import DemandeRow
 from orientation_core.demande import service as demandes
 from orientation_core.demande.model import Demande
@@ -255,6 +255,15 @@ def _relance_a_partir(demande: Demande, env: Env) -> dt.datetime | None:
     return since + env.timers.relance_manuelle if since is not None else None
 
 
+def _defauts(demande: Demande) -> dict[str, dict[str, str]]:
+    """What the answer forms start from: the unit's current answer, so that changing it is an edit."""
+    def iso(value: dt.date | None) -> str:
+        return value.isoformat() if value else ""
+
+    return {"accorder": {"date_debut": iso(demande.date_debut), "date_fin": iso(demande.date_fin)},
+            "accepter": {"date_admission": iso(demande.date_admission or demande.date_debut)}}
+
+
 def _identite(patient: Patient) -> tuple[str, str]:
     return IDENTITE.get(patient.statut_identite.value, IDENTITE["provisoire"])
 
@@ -291,7 +300,7 @@ def _detail(request: Request, user_id: int, demande_id: int, *, erreurs: dict[st
             "relance_a_partir": _relance_a_partir(demande, c.env) if relance and not relance_possible else None,
             "motifs": MOTIFS_REFUS, "autre_motif": AUTRE_MOTIF, "erreurs": erreurs or {},
             "action_en_erreur": action_en_erreur, "saisie": saisie or {}, "confirmation": FAIT.get(fait, ""),
-            "aujourdhui": now.astimezone(PARIS).date().isoformat(),
+            "defauts": _defauts(demande),
         }, status=status, uow=uow)
 
 

@@ -151,6 +151,12 @@ def test_medical_receveur_sees_the_medical_volets_and_each_opening_is_traced(api
     assert "Appartement, ascenseur" in text  # administratif
     assert "bloc" not in text.lower()  # the internal note stays inside the requesting établissement
     assert _openings(api, demande) == before + 1
+    with api.container.uow() as uow:  # the forms start from the current answer: changing it is an edit
+        current = uow.demandes.get(demande)
+        assert current.date_debut is not None and current.date_fin is not None
+    assert re.search(rf'id="accorder-date_debut"[^>]*value="{current.date_debut.isoformat()}"', page.text)
+    assert re.search(rf'id="accorder-date_fin"[^>]*value="{current.date_fin.isoformat()}"', page.text)
+    assert re.search(rf'id="accepter-date_admission"[^>]*value="{current.date_debut.isoformat()}"', page.text)
     assert "Consultation du volet médical Paul Durand" in text  # the opening is in the demande's history
     _get(api, gw["DURAND"], f"/receveur/demandes/{demande}")
     assert _openings(api, demande) == before + 2
