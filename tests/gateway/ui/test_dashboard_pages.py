@@ -83,7 +83,8 @@ def test_rows_show_patient_identity_module_unit_and_each_demande_status(api: Any
     assert f'href="/dossiers/{dossier_id(api, "S00000001")}"' in row
     assert "LEFÈVRE Jeanne" in row and "identité provisoire" in row
     assert "Sanitaire" in row and "Médecine interne" in row
-    assert "SMR polyvalent : <span class=\"badge orange statut\">Accord de principe</span>" in row
+    assert "SMR polyvalent : <span class=\"badge orange statut\">Accord de principe</span> <span class=\"discret\">" \
+        "(relance possible)</span>" in row
     assert "SMR locomoteur : <span class=\"badge rouge statut\">Refusée</span>" in row
     assert "Relance possible" in row  # accord de principe older than 72 h
     draft = text.split('<tr data-dossier="S00000004">')[1].split("</tr>")[0]
