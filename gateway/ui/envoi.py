@@ -448,7 +448,7 @@ def envoi_page(dossier_id: int, request: Request, user_id: UserId, type: str = "
                rayon: str = "", besoins: Annotated[list[str] | None, Query()] = None, mention: str = "",
                recherche: str = "", fait: str = "", demande: int | None = None, n: int | None = None) -> Response:
     typed = Recherche(type=type, code_postal=code_postal, rayon=rayon, besoins=besoins or [], mention=mention) \
-        if recherche else None
+        if recherche or type or code_postal or rayon or besoins or mention else None
     return _page(request, user_id, dossier_id, recherche=typed, fait=fait, demande_id=demande, nombre=n)
 
 
