@@ -218,6 +218,9 @@ ACTIONS_COMPTE = {
     "medecin_traitant.acceptee": "Dossier accepté (médecin traitant)",
     "medecin_traitant.refusee": "Dossier refusé : pas mon patient",
 }
+PROFESSIONS = {"medecin": "Médecin", "infirmier": "Infirmier ou infirmière", "cadre": "Cadre de santé",
+               "secretaire": "Secrétaire", "secretaire_medical": "Secrétaire médical(e)",
+               "assistante_sociale": "Assistant(e) de service social"}
 CHAMPS_COMPTE = {"email": "E-mail", "telephone": "Téléphone", "code_postal": "Code postal", "ville": "Ville",
                  "alertes_email": "Alertes par e-mail", "dossier": "Dossier"}
 
@@ -264,7 +267,7 @@ def _account_context(uow: UnitOfWork, user_id: int) -> dict[str, Any]:
         "habilitations": [(ROLE_LABELS[h.role], etablissements.get(h.etablissement_id, ""),
                            unites[h.unite_id].nom if h.unite_id in unites else "") for h in habilitations],
         "referents": referents, "actions_compte": ACTIONS_COMPTE, "detail": detail_evenement,
-        "mot_de_passe": bool(compte and compte.password_hash),
+        "mot_de_passe": bool(compte and compte.password_hash), "professions": PROFESSIONS,
         "derniere_connexion": compte.derniere_connexion_at if compte else None,
     }
 

@@ -102,3 +102,41 @@ def test_medecin_liberal_signs_in_with_password_and_emailed_code_then_accepts_an
     assert results.get_by_text("Médecin traitant : acceptée").is_visible()
     ui["shoot"](page, "liberal-recherche")
     ui["assert_accessible"](page, "recherche médecin libéral")
+
+
+def test_first_sign_in_after_pro_sante_connect_creates_the_account(page: Any, live: Any,
+                                                                  ui: dict[str, Any]) -> None:
+    """The card data as the Pro Santé Connect return leaves them (sealed cookie): the account form shows them
+    read-only; a weak password and a wrong postcode are refused next to their fields, the rest kept; then the
+    charter, then the médecin libéral space."""
+    from gateway.auth.otp import seal
+    from gateway.ui.account import CARD_COOKIE
+
+    card = {"identifiant_national": "810100000107", "nom": "FAURE", "prenom": "Sophie", "profession": "medecin",
+            "specialite": "Médecine générale", "suite": "/liberal"}
+    page.context.add_cookies([{"name": CARD_COOKIE, "value": seal(live.container, "carte", card, 1800),
+                               "url": f"{live.url}/connexion"}])
+    page.goto("/connexion/premiere")
+    assert page.get_by_role("heading", name="Première connexion : créez votre compte").is_visible()
+    assert page.get_by_text("810100000107").is_visible()
+    page.get_by_label("Adresse e-mail").fill("s.faure@cabinet.invalid")
+    page.get_by_label("Mot de passe").fill("faible")
+    page.get_by_label("Code postal").fill("6900")
+    page.get_by_label("Ville").fill("Lyon")
+    page.get_by_role("button", name="Créer mon compte").click()
+    assert page.get_by_label("Mot de passe").get_attribute("aria-invalid") == "true"
+    assert page.locator("#code_postal-aide").inner_text() == "Le code postal comporte 5 chiffres."
+    assert page.get_by_label("Adresse e-mail").input_value() == "s.faure@cabinet.invalid"
+    assert page.get_by_label("Ville").input_value() == "Lyon"
+    ui["shoot"](page, "premiere-connexion-erreurs")
+    ui["assert_accessible"](page, "première connexion")
+
+    page.get_by_label("Mot de passe").fill("Aiguillage2026")
+    page.get_by_label("Code postal").fill("69004")
+    page.get_by_role("button", name="Créer mon compte").click()
+    page.wait_for_url("**/charte**")
+    page.get_by_label("J'ai lu la charte d'utilisation et je l'accepte.").check()
+    page.get_by_role("button", name="Valider").click()
+    page.wait_for_url("**/liberal")
+    assert page.get_by_role("heading", name="Espace médecin libéral", level=1).is_visible()
+    assert page.get_by_text("Sophie Faure").is_visible()
