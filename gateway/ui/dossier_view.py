@@ -46,7 +46,9 @@ FIELD_LABELS: dict[str, str] = {
 }
 KEY_LABELS: dict[str, str] = {
     "role": "Rôle", "nom": "Nom", "prenom": "Prénom", "lien": "Lien", "telephone": "Téléphone", "email": "Courriel",
-    "adresse": "Adresse", "organisme": "Organisme", "organisme_id": "Identifiant de l'organisme",
+    "adresse": "Adresse", "unite": "Unité", "type_mime": "Type de fichier", "taille": "Taille (octets)",
+    "statut_identite": "Statut de l'identité", "piece_identite": "Pièce d'identité", "organisme": "Organisme",
+    "organisme_id": "Identifiant de l'organisme",
     "numero_adherent": "N° d'adhérent", "debut": "Début", "fin": "Fin", "rpps": "RPPS", "specialite": "Spécialité",
 }
 DATE_FIELDS = frozenset({"date_naissance", "date_hospitalisation", "date_intervention", "date_sortie_prevue",
@@ -369,6 +371,13 @@ DEMANDE_ACTION_LABELS: dict[str, str] = {
     "relancer_prescripteur": "Relance du prescripteur", "renvoyer": "Demande renvoyée",
     "reactiver": "Demande réactivée",
 }
+IDENTITE_ACTION_LABELS: dict[str, str] = {
+    "ins_recupere": "INS récupéré (identité récupérée)", "piece_validee": "Identité validée sur pièce d'identité",
+    "verification_reussie": "INS vérifié", "verification_echouee": "Vérification de l'INS échouée",
+    "traits_modifies": "Traits d'identité modifiés",
+}
+STATUT_IDENTITE_LABELS = {"provisoire": "identité provisoire", "recuperee": "identité récupérée",
+                          "validee": "identité validée", "qualifiee": "identité qualifiée"}
 ACTOR_LABELS = {"prescripteur": "prescripteur", "receveur": "receveur", "system": "système", "systeme": "système",
                 "referent": "référent", "dpi": "DPI"}
 
@@ -379,6 +388,8 @@ def action_label(action: str, volet_labels: dict[str, str]) -> str:
     parts = action.split(".")
     if len(parts) == 3 and parts[0] == "volet":
         return f"Volet {volet_labels.get(parts[1], parts[1])} modifié"
+    if parts[0] == "identite" and len(parts) == 2:
+        return IDENTITE_ACTION_LABELS.get(parts[1], f"Identité : {parts[1].replace('_', ' ')}")
     if parts[0] == "demande" and len(parts) == 2:
         return DEMANDE_ACTION_LABELS.get(parts[1], f"Demande : {parts[1].replace('_', ' ')}")
     return action.replace("_", " ").replace(".", " : ").capitalize()
@@ -393,8 +404,22 @@ class HistoryRow:
     apres: list[str]
 
 
-def _changes(values: dict[str, Any]) -> list[str]:
-    return [f"{label_of(k)} : {display_text(k, v) or '(vide)'}" for k, v in values.items()]
+def _changes(values: dict[str, Any], other: dict[str, Any], unites: dict[int, str]) -> list[str]:
+    """``values`` as lines; when the event has both sides, only the keys that differ (a demande event carries
+    its whole answer on both sides)."""
+    lines = []
+    for k, v in values.items():
+        if other and k in other and other[k] == v:
+            continue
+        if k == "unite_id" and isinstance(v, int):
+            text = unites.get(v) or str(v)
+            k = "unite"
+        elif k.startswith("statut") and isinstance(v, str) and v in STATUT_IDENTITE_LABELS:
+            text = STATUT_IDENTITE_LABELS[v]
+        else:
+            text = display_text(k, v)
+        lines.append(f"{KEY_LABELS.get(k) or label_of(k)} : {text or '(vide)'}")
+    return lines
 
 
 def history_rows(uow: UnitOfWork, dossier: Dossier, events: list[HistoryEvent]) -> list[HistoryRow]:
@@ -404,11 +429,18 @@ def history_rows(uow: UnitOfWork, dossier: Dossier, events: list[HistoryEvent]) 
         user = uow.users.get(user_id)
         names[user_id] = f"{user.prenom} {user.nom}"
     volet_labels = {v.name: v.label for v in VOLETS[dossier.module]}
-    unites: dict[int, str] = {}
+    unites: dict[int, str] = {}  # demande id → its unit's name
+    noms_unites: dict[int, str] = {}  # unit id → name
     if dossier.id is not None and any(e.demande_id is not None for e in events):
         for demande in uow.demandes.for_dossier(dossier.id):
             if demande.id is not None:
-                unites[demande.id] = uow.directory.get_unite(demande.unite_id).nom
+                unites[demande.id] = noms_unites.setdefault(
+                    demande.unite_id, uow.directory.get_unite(demande.unite_id).nom)
+    for e in events:
+        for values in (e.avant, e.apres):
+            unite_id = values.get("unite_id")
+            if isinstance(unite_id, int) and unite_id not in noms_unites:
+                noms_unites[unite_id] = uow.directory.get_unite(unite_id).nom
     rows = []
     for e in events:
         side = ACTOR_LABELS.get(e.actor_kind, e.actor_kind)
@@ -416,5 +448,6 @@ def history_rows(uow: UnitOfWork, dossier: Dossier, events: list[HistoryEvent]) 
         action = action_label(e.action, volet_labels)
         if e.demande_id in unites:
             action += f" — {unites[e.demande_id]}"
-        rows.append(HistoryRow(e.at, qui, action, _changes(e.avant), _changes(e.apres)))
+        rows.append(HistoryRow(e.at, qui, action, _changes(e.avant, e.apres, noms_unites),
+                               _changes(e.apres, e.avant, noms_unites)))
     return rows

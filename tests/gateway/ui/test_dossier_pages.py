@@ -268,6 +268,8 @@ def test_ins_actions_for_a_trained_user(api: Any, gw: dict[str, Any]) -> None:
     assert r.status_code == 303
     text = _text(_get(api, gw["MARTIN"], r.headers["location"].split("#")[0]).text)
     assert "Identité validée sur pièce d'identité." in text and "Statut de l'identité Identité validée" in text
+    history = _text(_get(api, gw["MARTIN"], f"/dossiers/{dossier_id}/historique").text)
+    assert "Claire Martin (prescripteur) Identité validée sur pièce d'identité" in history
     # no INSi configured here: the look-up is queued and the user is told so
     r = _post(api, gw["MARTIN"], f"/dossiers/{dossier_id}/identite/recuperer-ins")
     assert r.status_code == 303
@@ -313,7 +315,11 @@ def test_history_names_the_unit_of_each_demande_event_and_its_status_in_french(a
     dossier_id = _dossier(api)
     text = _text(_get(api, gw["MARTIN"], f"/dossiers/{dossier_id}/historique").text)
     assert "Demande refusée — SMR locomoteur" in text and "Statut : Refusée" in text
+    assert "Motif : Pas de place avant six semaines" in text
+    assert "Question : (vide)" not in text  # a demande event lists only what changed
     assert "Accord de principe — SMR polyvalent" in text
+    assert "Unité sélectionnée" in text and "Unité : SMR polyvalent" in text
+    assert "Création du dossier" in text and "Unité : Médecine" in text
 
 
 def test_linked_grand_age_dossier_is_shown_both_ways_with_the_aggir_link(api: Any, gw: dict[str, Any]) -> None:
