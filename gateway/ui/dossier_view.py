@@ -43,6 +43,9 @@ FIELD_LABELS: dict[str, str] = {
     "signature": "Signature du demandeur", "aides_financieres": "Aides financières", "contexte": "Contexte",
     "problemes_actuels": "Problèmes actuels", "gir": "GIR", "medecin_signataire": "Médecin signataire",
     "directives_anticipees": "Directives anticipées", "grille_aggir": "Grille AGGIR",
+    # history of demandes and of the dossier
+    "date_debut": "Date de début", "date_fin": "Date de fin", "date_admission": "Date d'admission",
+    "reponse": "Réponse", "anticipee": "Anticipée", "bloc_note": "Note interne",
 }
 KEY_LABELS: dict[str, str] = {
     "role": "Rôle", "nom": "Nom", "prenom": "Prénom", "lien": "Lien", "telephone": "Téléphone", "email": "Courriel",
