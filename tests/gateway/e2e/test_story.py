@@ -278,6 +278,8 @@ def test_the_whole_story_from_the_dpi_button_to_the_finalised_admission(
     row = page.locator(f"tr[data-dossier='{numero}']")
     assert row.count() == 1, "the admitted dossier is not in « Patients sortis »"
     assert "admission finalis" in row.inner_text().lower()
+    assert "1 pièce jointe" in row.locator(".indicateur.piece").inner_text(), "no attachment icon on the row"
+    assert row.get_by_role("button", name="Note interne").count() == 1, "no internal-note icon on the row"
     step(page, ui, "tableau-de-bord-patients-sortis")
     page.goto("/tableau-de-bord")
     assert page.locator(f"tr[data-dossier='{numero}']").count() == 0, "an admitted dossier is no longer en cours"
