@@ -6,7 +6,8 @@
   prescripteur") — and before that the page says from when;
 * the automatic relance raised by the timer sweep when nothing happened for two months, with the automatic
   cancellation date on the dashboard; the prescripteur may withdraw it and keep the dossier;
-* 30 days later the sweep cancels the demandes ("Annulation automatique") and the dossier moves to « Annulées »;
+* 30 days after a receveur's relance left unanswered, the sweep cancels that demande, then archives it;
+* 30 days after the automatic relance the sweep cancels the demandes ("Annulation automatique") and the dossier moves to « Annulées »;
   15 days after that it is archived (« Archivées »).
 
 Sessions time out like the real ones: after a jump of days each user signs in again, as he would the next morning.
@@ -136,6 +137,22 @@ def test_manual_relances_appear_72_hours_after_the_answer_that_awaits_the_other_
     ui["sign_in"](page, gw["MARTIN"], f"/dossiers/{dossier_id}/envoi")
     assert f"L'unité vous a relancé le {paris(live.clock.now())}" in page.locator(f"#demande-{demande_id}").inner_text()
     ui["shoot"](page, "timers-06-prescripteur-relance-par-l-unite")
+
+    # The prescripteur does nothing for 30 days after the unit's relance: the sweep cancels that demande
+    # (reactivable 15 days), then archives it.
+    jump(live, ui, [(page, gw["MARTIN"])], days=30)
+    sweep(live)
+    page.reload()
+    row = page.locator(f"#demande-{demande_id}")
+    assert row.get_attribute("data-statut") == "annulee"
+    assert "Annulation automatique" in row.inner_text(), \
+        "the sending page must say why the demande was cancelled, even when the unit had proposed a date"
+    assert "Réactivable jusqu'au" in row.inner_text()
+    ui["shoot"](page, "timers-06b-demande-annulee-apres-relance")
+    jump(live, ui, [(page, gw["MARTIN"])], days=16)
+    sweep(live)
+    page.reload()
+    assert page.locator(f"#demande-{demande_id}").get_attribute("data-statut") == "archivee"
 
 
 def test_automatic_relance_then_automatic_cancellation_then_archival_on_the_dashboard(
