@@ -306,11 +306,14 @@ def _utilisateurs_page(request: Request, user_id: int, uow: UnitOfWork, c: Conta
                        status: int = 200) -> Response:
     now = c.env.clock.now()
     unites_ = {u.id: u for u in uow.directory.search_unites(etablissement_id=etab.id)}
+    users = uow.users.list_users(etab.id)
+    ids = [u.id for u in users if u.id is not None]
+    all_habs, all_comptes = uow.users.habilitations_of(ids), uow.accounts.get_many(ids)
     comptes = []
-    for user in uow.users.list_users(etab.id):
+    for user in users:
         assert user.id is not None
-        compte = uow.accounts.get(user.id)
-        habs = [h for h in uow.users.habilitations(user.id) if h.etablissement_id == etab.id]
+        compte = all_comptes.get(user.id)
+        habs = [h for h in all_habs.get(user.id, []) if h.etablissement_id == etab.id]
         comptes.append({"user": user, "verrouille": bool(compte and compte.verrouille(now)),
                         "habilitations": [_hab_libelle(h, unites_.get(h.unite_id)) for h in habs]})
     return show(request, user_id, "admin/utilisateurs.html", {

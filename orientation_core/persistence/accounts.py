@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -41,6 +41,13 @@ class SqlAccounts:
     # --- account ------------------------------------------------------------------------------------------------
     def get(self, user_id: int) -> Compte | None:
         return self._s.get(Compte, user_id)
+
+    def get_many(self, user_ids: Sequence[int]) -> dict[int, Compte]:
+        """The sign-in records of several users in one statement (account lists)."""
+        if not user_ids:
+            return {}
+        rows = self._s.scalars(sa.select(Compte).where(t.compte.c.user_id.in_(list(user_ids))))
+        return {c.user_id: c for c in rows}
 
     def add(self, compte: Compte) -> None:
         self._s.add(compte)
