@@ -198,6 +198,8 @@ PAGES: list[Page] = [
     Page("dashboard.recherche_numero", "page", "en cours, recherche par numéro",
          lambda c: [(who, f"/tableau-de-bord?recherche={_q(n)}") for who, n in c.numeros]),
     Page("dashboard.page5", "page", "en cours, page 5", lambda c: _pres(c, "?page=5")),
+    Page("dashboard.export", "page", "export Excel de la vue (section en cours)",
+         lambda c: [(who, "/tableau-de-bord/export.xlsx") for who, _ in c.prescripteurs]),
     Page("dashboard.lignes", "page", "fragment de rafraîchissement des lignes",
          lambda c: [(who, "/tableau-de-bord/lignes") for who, _ in c.prescripteurs]),
     # --- dossier ---
@@ -221,6 +223,8 @@ PAGES: list[Page] = [
          lambda c: [(who, "/receveur?statut=en_attente") for who, _ in c.receveurs]),
     Page("receveur.recherche", "page", "demandes reçues, recherche par nom",
          lambda c: [(who, f"/receveur?recherche={_q(n)}") for who, n in c.receveur_names]),
+    Page("receveur.lignes", "page", "fragment de rafraîchissement des demandes reçues",
+         lambda c: [(who, "/receveur/lignes") for who, _ in c.receveurs]),
     Page("receveur.demande", "page", "une demande reçue (lecture du dossier)",
          lambda c: [(w, f"/receveur/demandes/{i}") for w, i in c.demandes], peer="api.demande"),
     # --- Grand Âge ---
