@@ -636,3 +636,65 @@ def update_client(request: Request, user_id: UserId, client_id: str, nom: Annota
             return _clients_page(request, user_id, uow, template="admin/client_dpi.html", valeurs=valeurs,
                                  erreurs=erreurs_de(exc), status=statut_de(exc), client_id=client_id)
     return see_other("/admin/clients-dpi?info=modifie")
+
+
+# --- habilitations of an établissement -------------------------------------------------------------------------------
+
+
+def _habilitations_page(request: Request, user_id: int, uow: UnitOfWork, p: Perimetre, etab: Etablissement, *,
+                        valeurs: dict[str, Any], erreurs: dict[str, str], info: str = "",
+                        status: int = 200) -> Response:
+    users = uow.users.list_users(etab.id)
+    by_id = {u.id: u for u in users if u.id is not None}
+    habs = [h for hs in uow.users.habilitations_of(list(by_id)).values() for h in hs if h.etablissement_id == etab.id]
+    unites_ = {u.id: u for u in uow.directory.search_unites(etablissement_id=etab.id)}
+    def cle(h: Habilitation) -> tuple[str, str, str]:
+        unite, user = unites_.get(h.unite_id) if h.unite_id is not None else None, by_id[h.user_id]
+        return (unite.code_uf if unite else "", user.nom, user.prenom)
+
+    lignes = [{"user": by_id[h.user_id], "role": ROLE_LABELS.get(h.role, str(h.role)),
+               "unite": unites_.get(h.unite_id) if h.unite_id is not None else None, "le": h.granted_at}
+              for h in sorted(habs, key=cle)]
+    return show(request, user_id, "admin/habilitations.html", {
+        "etab": etab, "etablissements": p.etablissements, "lignes": lignes, "valeurs": valeurs, "erreurs": erreurs,
+        "info": info, "roles": ROLE_LABELS, "portees": _portees(uow, p), "moi": user_id,
+        "comptes": [(str(u.id), f"{u.nom} {u.prenom} ({u.login})") for u in users if u.id != user_id]},
+        status=status, uow=uow)
+
+
+@router.get("/admin/habilitations", summary="Habilitations d'un établissement, par unité")
+def habilitations(request: Request, user_id: UserId, etablissement_id: str = "", info: str = "") -> Response:
+    c = container(request)
+    with c.uow() as uow:
+        p = perimetre(uow, c, user_id)
+        etab = p.choisi(_int(etablissement_id))
+        return _habilitations_page(request, user_id, uow, p, etab, valeurs={}, erreurs={},
+                                   info=INFOS.get(info, ""))
+
+
+@router.post("/admin/habilitations", summary="Attribuer une habilitation à un compte de l'établissement")
+def grant_habilitation(request: Request, user_id: UserId, etablissement_id: Annotated[str, Form()] = "",
+                       compte: Annotated[str, Form()] = "", role: Annotated[str, Form()] = "",
+                       portee: Annotated[str, Form()] = "") -> Response:
+    c = container(request)
+    valeurs = {"compte": compte, "role": role, "portee": portee}
+    try:
+        with c.uow() as uow:
+            p = perimetre(uow, c, user_id)
+            etab = p.choisi(_int(etablissement_id))
+            target = _int(compte)
+            if target is None:
+                raise FormError("compte", "Choisissez le compte.")
+            accounts.require_account_manager(uow, c.env, user_id, target)
+            role_, etab_id, unite_id = _portee(uow, p, portee, role)
+            people.grant(uow, c.env, user_id, target, role_, etab_id, unite_id)
+            accounts.record(uow, target, c.env.clock.now(), "habilitation.ajout", user_id,
+                            apres=_hab_trace(uow, role_, etab_id, unite_id))
+            etab_id_ = etab.id
+    except (ValidationFailed, Conflict, FormError) as exc:
+        with c.uow() as uow:
+            p = perimetre(uow, c, user_id)
+            etab = p.choisi(_int(etablissement_id))
+            return _habilitations_page(request, user_id, uow, p, etab, valeurs=valeurs, erreurs=erreurs_de(exc),
+                                       status=statut_de(exc))
+    return see_other(f"/admin/habilitations?etablissement_id={etab_id_}&info=habilitation")

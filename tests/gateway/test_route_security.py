@@ -146,6 +146,7 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/dossiers/{dossier_id}/aggir"): USER, ("POST", "/dossiers/{dossier_id}/aggir"): USER,
     ("POST", "/dossiers/{dossier_id}/dossier-grand-age"): USER,
     # -- ui: admin (gateway/ui/admin.py)
+    ("GET", "/admin/habilitations"): USER, ("POST", "/admin/habilitations"): USER,
     ("GET", "/admin"): USER, ("POST", "/admin/etablissements"): USER, ("GET", "/admin/unites"): USER,
     ("POST", "/admin/unites"): USER, ("GET", "/admin/utilisateurs"): USER, ("POST", "/admin/utilisateurs"): USER,
     ("GET", "/admin/utilisateurs/{target_id}"): USER,

@@ -81,6 +81,10 @@ def test_referent_creates_a_unit_then_a_user_and_gives_a_habilitation(page: Any,
     assert page.get_by_role("link", name="Inès Garcia").is_visible()
     ui["shoot"](page, "admin-utilisateurs")
     ui["assert_accessible"](page, "utilisateurs")
+    page.get_by_role("navigation", name="Administration").get_by_role("link", name="Habilitations").click()
+    assert page.get_by_role("row", name="1104 — Pneumologie Inès Garcia Receveur").is_visible()
+    ui["shoot"](page, "admin-habilitations")
+    ui["assert_accessible"](page, "habilitations")
     with live.container.uow() as uow:
         user = uow.users.by_login("igarcia")
         assert user is not None and user.id is not None

@@ -40,7 +40,7 @@ def value_of(html: str, field: str) -> str:
 
 def test_only_referents_and_administrators_open_the_administration(api: Any, gw: dict[str, Any]) -> None:
     for login in (gw["MARTIN"], gw["DURAND"], gw["MOREAU"]):
-        for path in ("/admin", "/admin/unites", "/admin/utilisateurs", "/admin/clients-dpi",
+        for path in ("/admin", "/admin/unites", "/admin/utilisateurs", "/admin/clients-dpi", "/admin/habilitations",
                      f"/admin/utilisateurs/{api.user_id(gw['BERNARD'])}"):
             response = page(api, login, path)
             assert response.status_code == 403, (login, path, response.status_code)
@@ -209,3 +209,27 @@ def test_administrator_registers_and_edits_a_dpi_client(api: Any, gw: dict[str, 
     assert value_of(broken.text, "nom") == "DPI Test"  # what was typed stays
     assert page(api, admin, "/admin/clients-dpi/inconnu").status_code == 404
     assert post(api, gw["REFERENT_CHU"], "/admin/clients-dpi/dpi-test", typed).status_code == 403
+
+
+def test_habilitations_of_the_etablissement_and_granting_one(api: Any, gw: dict[str, Any]) -> None:
+    ref = gw["REFERENT_CHU"]
+    listing = page(api, ref, "/admin/habilitations")
+    assert listing.status_code == 200
+    assert "1101 — Médecine interne" in listing.text and "Claire Martin" in listing.text
+    assert "Centre SMR Les Tilleuls" not in listing.text
+    lambert = api.user_id(gw["LAMBERT"])
+    typed = {"compte": str(lambert), "role": "prescripteur_medical", "portee": f"u{api.unite_id('1102')}"}
+    duplicate = post(api, ref, "/admin/habilitations", typed)
+    assert duplicate.status_code == 409 and error_of(duplicate.text, "portee") == "Cette habilitation existe déjà."
+    assert f'<option value="{lambert}" selected>' in duplicate.text
+    missing = post(api, ref, "/admin/habilitations", typed | {"compte": ""})
+    assert error_of(missing.text, "compte") == "Choisissez le compte."
+    granted = post(api, ref, "/admin/habilitations", typed | {"portee": f"u{api.unite_id('1103')}"})
+    assert granted.status_code == 303
+    after = page(api, ref, granted.headers["location"])
+    assert "Habilitation ajoutée." in after.text
+    with api.container.uow() as uow:
+        assert any(h.unite_id == api.unite_id("1103") for h in uow.users.habilitations(lambert))
+    # an account of another établissement cannot be given rights here
+    durand = api.user_id(gw["DURAND"])
+    assert post(api, ref, "/admin/habilitations", typed | {"compte": str(durand)}).status_code == 403
