@@ -291,3 +291,18 @@ def test_the_whole_story_from_the_dpi_button_to_the_finalised_admission(
                   "Admission finalisée"):
         assert event in history, f"« {event} » is not in the dossier's history"
     step(page, ui, "historique")
+
+
+def test_the_demo_dpi_button_lands_signed_in_on_a_new_sanitaire_dossier(page: Any, live: Any,
+                                                                         ui: dict[str, Any]) -> None:
+    """``/demo/bouton-dpi`` (demo profile): the same signed launch for the demo patient, Mme Dubois, whose only
+    dossier is closed (admitted): a new Sanitaire draft is opened in Dr Martin's unit."""
+    page.goto("/demo/bouton-dpi")
+    page.wait_for_url(re.compile(r"/dossiers/\d+$"))
+    dossier_id = int(page.url.rsplit("/", 1)[1])
+    assert "dubois" in page.locator("main").inner_text().lower()
+    assert page.get_by_role("button", name="Se déconnecter").is_visible()
+    with live.container.uow() as uow:
+        dossier = uow.dossiers.get(dossier_id)
+        assert dossier.module.value == "sanitaire" and dossier.etat.value == "brouillon"
+    ui["shoot"](page, "story-bouton-dpi-demo")
