@@ -295,10 +295,12 @@ WIDTHS = (14, 28, 20, 20, 11, 26, 16, 50, 17, 13, 12, 12, 15, 20, 22)
 def _ins_column(uow: UnitOfWork, rows: list[DossierRow]) -> dict[int, str]:
     """The INS of each qualified patient, as ``ins_for_export`` lets it leave (never an unqualified one)."""
     out: dict[int, str] = {}
-    for patient_id in sorted({r.patient_id for r in rows if r.patient_statut_identite == StatutIdentite.QUALIFIEE
-                              and r.patient_id is not None}):
-        patient = uow.patients.get(patient_id)
-        allowed = ins_for_export(patient, uow.patients.identifiers(patient_id))
+    qualified = sorted({r.patient_id for r in rows if r.patient_statut_identite == StatutIdentite.QUALIFIEE
+                        and r.patient_id is not None})
+    patients = uow.patients.get_many(qualified)  # two statements for the whole export, not two per row
+    identifiants = uow.patients.identifiers_of(qualified)
+    for patient_id, patient in patients.items():
+        allowed = ins_for_export(patient, identifiants.get(patient_id, []))
         if allowed:
             out[patient_id] = allowed[0].valeur
     return out

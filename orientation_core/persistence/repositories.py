@@ -187,6 +187,24 @@ class SqlPatients:
     def identifiers(self, patient_id: int) -> list[Identifiant]:
         return list(self._s.scalars(sa.select(Identifiant).where(t.patient_identifiant.c.patient_id == patient_id)))
 
+    def get_many(self, patient_ids: Sequence[int]) -> dict[int, Patient]:
+        """Several patients in one statement per thousand ids (exports, lists): never one query per row."""
+        found: dict[int, Patient] = {}
+        ids = sorted(set(patient_ids))
+        for start in range(0, len(ids), 1000):
+            for patient in self._s.scalars(sa.select(Patient).where(t.patient.c.id.in_(ids[start:start + 1000]))):
+                found[patient.id or 0] = patient
+        return found
+
+    def identifiers_of(self, patient_ids: Sequence[int]) -> dict[int, list[Identifiant]]:
+        found: dict[int, list[Identifiant]] = {}
+        ids = sorted(set(patient_ids))
+        column = t.patient_identifiant.c.patient_id
+        for start in range(0, len(ids), 1000):
+            for ident in self._s.scalars(sa.select(Identifiant).where(column.in_(ids[start:start + 1000]))):
+                found.setdefault(ident.patient_id, []).append(ident)
+        return found
+
     def add_identifier(self, identifiant: Identifiant) -> None:
         self._s.add(identifiant)
 
