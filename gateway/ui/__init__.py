@@ -1,7 +1,7 @@
 """Server-rendered pages (Jinja2, no build step). ``templates/base.html`` is the one base template every page
 extends; ``static/`` holds the one stylesheet and the small script; ``pages.py`` what every signed-in page shares.
-One module per area (dashboard, dossier, envoi, receveur, grand_age, admin, exploitation, account, launch), each
-with its ``router``, mounted by ``install_pages``."""
+One module per area (dashboard, dossier, envoi, receveur, grand_age, admin, clients_dpi, exploitation, account,
+launch), each with its ``router``, mounted by ``install_pages``."""
 
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ def install_pages(app: FastAPI) -> None:
     """The page routers of every area, and the static files (public: no patient data in them)."""
     from gateway.ui import (  # the modules import this package's helpers
         admin,
+        clients_dpi,
         dashboard,
         dossier,
         envoi,
@@ -46,6 +47,6 @@ def install_pages(app: FastAPI) -> None:
         receveur,
     )
 
-    for module in (pages, dashboard, dossier, envoi, receveur, grand_age, admin, exploitation):
+    for module in (pages, dashboard, dossier, envoi, receveur, grand_age, admin, clients_dpi, exploitation):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -76,7 +77,11 @@ def test_a_feed_sent_over_mllp_ends_in_the_registry(demo_db: Any) -> None:
             assert [a[1] for a in acks] == ["HSE-A28-0001", "HSE-A01-0003", "HSE-A02-0008", "HSE-A03-0010"]
             duplicate = ack_summary(client.send(sample("adt_a01__nominal")))  # a resend: stored ACK, no effect
             assert duplicate[:2] == ("AA", "HSE-A01-0003")
-        assert container.tasks.join_idle(30)  # type: ignore[attr-defined]
+        # the listener enqueues after the ACK has gone: wait for the work, not only for an idle queue
+        deadline = time.monotonic() + 30
+        while statuses(container) != ["processed"] * 4 and time.monotonic() < deadline:
+            assert container.tasks.join_idle(30)  # type: ignore[attr-defined]
+            time.sleep(0.05)
         assert statuses(container) == ["processed"] * 4
         with container.uow() as uow:
             patient = uow.patients.by_identifier(TypeIdentifiantPatient.IPP, "900001", "690001011")

@@ -157,7 +157,7 @@ def test_context_pushed_over_fhir_prefills_the_dossier_and_the_stay_is_linked(ma
         assert dossier.provenance, "prefilled values carry their DPI provenance"
         assert dossier.sejour_id is not None
     page = api.client.get(f"/dossiers/{found}", headers={"Accept": "text/html"})
-    assert "prérempli depuis le DPI" in page.text
+    assert 'class="badge bleu provenance"' in page.text and "— source :" in page.text  # the "DPI" badge
 
 
 def test_patient_known_only_by_a_pushed_fhir_patient_is_read_through_the_intake_mapping(make_api: Any,
