@@ -309,3 +309,39 @@ def make_api(demo_db: DemoDatabase) -> Iterator[MakeApi]:
 @pytest.fixture
 def api(make_api: MakeApi) -> Api:
     return make_api()
+
+
+# ====================================================================================================================
+# Inbound messages
+# ====================================================================================================================
+
+
+@pytest.fixture
+def store_hl7() -> Callable[..., int]:
+    """``store_hl7(site, name, replace=(old, new), received_at=…)`` → the inbox id of the sample HL7 message
+    ``samples/hl7v2/<name>.hl7`` written to the inbox as the MLLP listener writes it (header fields, patient key),
+    on ``site``'s store (an ``Api``, or the browser tests' ``Live``: anything with ``container`` and ``clock``)."""
+    from mappings.hl7v2 import parse
+    from orientation_core.inbox.model import InboxSource, NewInboxMessage
+
+    def store(site: Any, name: str, *, replace: tuple[bytes, bytes] | None = None,
+              received_at: dt.datetime | None = None) -> int:
+        raw = (PROJECT_ROOT / "samples" / "hl7v2" / f"{name}.hl7").read_bytes()
+        if replace is not None:
+            raw = raw.replace(*replace)
+        msg = parse(raw.decode("latin-1"))
+        pid = msg.segment("PID")
+        key = None
+        if pid is not None:
+            ipp = next(r for r in pid.field(3).reps if r.component(5) == "PI")
+            key = f"{ipp.component(1)}^{ipp.sub(4, 1)}"
+        row = NewInboxMessage(source=InboxSource.HL7V2, sender_app=msg.msh.field(3).raw,
+                              sender_facility=msg.msh.field(4).raw, control_id=msg.control_id or name,
+                              message_type=msg.message_type, trigger_event=msg.event, raw=raw,
+                              received_at=received_at or site.clock.now(), version=msg.version,
+                              charset=msg.msh.value(18), patient_key=key)
+        with site.container.uow() as uow:
+            inbox_id: int = uow.inbox.add(row).inbox_id
+            return inbox_id
+
+    return store

@@ -10,32 +10,12 @@ import pytest
 import sqlalchemy as sa
 
 from gateway.settings import PROJECT_ROOT
-from mappings.hl7v2 import parse
 from orientation_core.inbox.model import InboxSource, NewInboxMessage
 from orientation_core.persistence import tables
 
-SAMPLES = PROJECT_ROOT / "samples" / "hl7v2"
 ADMIN, MARTIN = "admin", "810100000017"
 
 
-def store(api: Any, name: str, *, replace: tuple[bytes, bytes] | None = None,
-          received_at: dt.datetime | None = None) -> int:
-    raw = (SAMPLES / f"{name}.hl7").read_bytes()
-    if replace is not None:
-        raw = raw.replace(*replace)
-    msg = parse(raw.decode("latin-1"))
-    pid = msg.segment("PID")
-    key = None
-    if pid is not None:
-        ipp = next(r for r in pid.field(3).reps if r.component(5) == "PI")
-        key = f"{ipp.component(1)}^{ipp.sub(4, 1)}"
-    row = NewInboxMessage(source=InboxSource.HL7V2, sender_app=msg.msh.field(3).raw,
-                          sender_facility=msg.msh.field(4).raw, control_id=msg.control_id or name,
-                          message_type=msg.message_type, trigger_event=msg.event, raw=raw,
-                          received_at=received_at or api.clock.now(), version=msg.version,
-                          charset=msg.msh.value(18), patient_key=key)
-    with api.container.uow() as uow:
-        return uow.inbox.add(row).inbox_id
 
 
 @pytest.fixture
@@ -43,20 +23,20 @@ def api(make_api: Any) -> Any:
     return make_api(queue="sync")
 
 
-def test_only_administrators_open_the_console(api: Any) -> None:
-    store(api, "adt_a28__creation")
+def test_only_administrators_open_the_console(store_hl7: Any, api: Any) -> None:
+    store_hl7(api, "adt_a28__creation")
     api.problem(api.get(MARTIN, "/api/v1/messages"), 403, "droits.refuse")
     api.problem(api.post(MARTIN, "/api/v1/messages/rejouer", json={"ids": [1]}), 403, "droits.refuse")
     assert api.get(None, "/api/v1/messages").status_code == 401
     assert api.ok(api.get(ADMIN, "/api/v1/messages"))["elements"]
 
 
-def test_search_by_sender_event_status_date_and_patient(api: Any) -> None:
+def test_search_by_sender_event_status_date_and_patient(store_hl7: Any, api: Any) -> None:
     t0 = api.clock.now()
-    a28 = store(api, "adt_a28__creation", received_at=t0 - dt.timedelta(days=2))
-    a01 = store(api, "adt_a01__nominal", received_at=t0 - dt.timedelta(hours=1))
-    other = store(api, "adt_a47__ipp_change", received_at=t0)
-    bad = store(api, "neg__unknown_event", received_at=t0)
+    a28 = store_hl7(api, "adt_a28__creation", received_at=t0 - dt.timedelta(days=2))
+    a01 = store_hl7(api, "adt_a01__nominal", received_at=t0 - dt.timedelta(hours=1))
+    other = store_hl7(api, "adt_a47__ipp_change", received_at=t0)
+    bad = store_hl7(api, "neg__unknown_event", received_at=t0)
     api.container.run_task("ingest.process")
 
     def ids(**params: Any) -> list[int]:
@@ -79,8 +59,8 @@ def test_search_by_sender_event_status_date_and_patient(api: Any) -> None:
                 "messages.date_sans_fuseau")
 
 
-def test_detail_shows_raw_text_canonical_outcome_and_attempts(api: Any) -> None:
-    inbox_id = store(api, "adt_a01__nominal")
+def test_detail_shows_raw_text_canonical_outcome_and_attempts(store_hl7: Any, api: Any) -> None:
+    inbox_id = store_hl7(api, "adt_a01__nominal")
     api.container.run_task("ingest.process")
     body = api.ok(api.get(ADMIN, f"/api/v1/messages/{inbox_id}"))
     assert body["brut"].splitlines()[0].startswith("MSH|^~\\&|DPI_HSE|")
@@ -95,9 +75,9 @@ def test_detail_shows_raw_text_canonical_outcome_and_attempts(api: Any) -> None:
     assert "aiguillage_ingest_batch_seconds_count" in metrics
 
 
-def test_dead_letters_are_listed_and_replayed_with_their_history(api: Any) -> None:
+def test_dead_letters_are_listed_and_replayed_with_their_history(store_hl7: Any, api: Any) -> None:
     # A stay of an établissement the directory does not know yet: fails until the operator fixes it.
-    failing = store(api, "adt_a01__nominal", replace=(b"HSE&690001011&M^AN", b"X&750000000&M^AN"))
+    failing = store_hl7(api, "adt_a01__nominal", replace=(b"HSE&690001011&M^AN", b"X&750000000&M^AN"))
     from gateway.intake import Pipeline, PipelinePolicy
 
     pipeline = Pipeline(api.container.uow, api.container.env, PipelinePolicy(max_attempts=1))
@@ -117,9 +97,9 @@ def test_dead_letters_are_listed_and_replayed_with_their_history(api: Any) -> No
     assert api.ok(api.get(ADMIN, "/api/v1/messages/lettres-mortes"))["elements"] == []
 
 
-def test_replay_many_by_ids_or_by_status(api: Any) -> None:
-    first = store(api, "adt_a28__creation")
-    second = store(api, "adt_a31__update")
+def test_replay_many_by_ids_or_by_status(store_hl7: Any, api: Any) -> None:
+    first = store_hl7(api, "adt_a28__creation")
+    second = store_hl7(api, "adt_a31__update")
     api.container.run_task("ingest.process")
     result = api.ok(api.post(ADMIN, "/api/v1/messages/rejouer", json={"ids": [second, first, 424242]}))
     assert result == {"rejoues": [first, second], "introuvables": [424242]}
